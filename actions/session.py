@@ -1,0 +1,40 @@
+"""Session start: pick the insurer whose answers this conversation gets."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.brands import brand_from_metadata
+
+
+class ActionSessionStart(Action):
+    """Set `brand` from the first message's metadata (or the deployment default)."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[str, Any],
+    ) -> List[EventType]:
+        metadata = tracker.get_slot("session_started_metadata")
+        carried = [
+            SlotSet(name, value)
+            for name, value in tracker.slots.items()
+            if name != "brand" and value is not None
+        ]
+        # A channel that names the brand wins; otherwise a returning customer keeps the
+        # brand of the previous session; otherwise the deployment default applies.
+        brand = brand_from_metadata(metadata, fallback=tracker.get_slot("brand"))
+        return [
+            SessionStarted(),
+            *carried,
+            SlotSet("brand", brand),
+            ActionExecuted("action_listen"),
+        ]

@@ -1,0 +1,1 @@
+"""Business logic, one module per capability; routes stay thin."""

@@ -1,0 +1,15 @@
+"""Ids, numbers and mobiles of the seeded demo customers (see seed.py / README.md)."""
+
+MARIO, GIULIA, LUCA, FRANCESCA, VERDI, ANNA, MARCO, SARA, DAVIDE, ELENA, AGRICOLA = range(1, 12)
+
+MOBILE = {
+    MARIO: "+393331234567",
+    GIULIA: "+393471112233",
+    LUCA: "+393205556677",
+    FRANCESCA: "+393389998877",
+    VERDI: "+393351234000",
+    MARCO: "+393401231234",
+    SARA: "+393486667788",
+    DAVIDE: "+393391112222",
+    AGRICOLA: "+393299876543",
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Starts the whole stack in the foreground and stops all of it on Ctrl-C:
+#   backend stub :8000 (when set up), action server :5055, Rasa server :5005
+#   (REST /webhooks/rest/webhook and socket.io channels, see credentials.yml).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
+export ASSISTANT_DEFAULT_BRAND="${ASSISTANT_DEFAULT_BRAND:-alleanza}"
+RASA_PORT="${RASA_PORT:-5005}"
+ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+mkdir -p var
+
+if [[ ! -f models/area-clienti.tar.gz ]]; then
+  echo "No trained model: run 'make setup' first." >&2
+  exit 1
+fi
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "stopping..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "stopped"
+}
+trap stop INT TERM EXIT
+
+if [[ -x backend_stub/.venv/bin/python ]]; then
+  echo "backend stub   -> http://127.0.0.1:${BACKEND_PORT:-8000}"
+  backend_stub/.venv/bin/python -m backend_stub & pids+=($!)
+fi
+
+echo "action server  -> http://127.0.0.1:${ACTIONS_PORT}"
+.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" & pids+=($!)
+
+echo "rasa server    -> http://127.0.0.1:${RASA_PORT} (default brand: $ASSISTANT_DEFAULT_BRAND)"
+.venv/bin/rasa run --model models/area-clienti.tar.gz --endpoints endpoints.yml \
+  --credentials credentials.yml --port "$RASA_PORT" --cors "*" --enable-api & pids+=($!)
+
+wait -n "${pids[@]}"
+echo "a process exited; stopping the others" >&2

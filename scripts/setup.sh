@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds everything the assistant needs, re-using what is already built:
+#   1. the Python 3.10 environment (.venv) with Rasa 3.6.21 and spaCy 3.4.4, pinned;
+#   2. the Italian spaCy pipeline it_area_clienti_sm (cached build, see
+#      scripts/build_italian_pipeline.py);
+#   3. the backend stub's own environment (backend_stub/.venv), when present;
+#   4. the trained Rasa model models/area-clienti.tar.gz.
+# Each step is skipped when its inputs have not changed since the last run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+MODEL="$ROOT/models/area-clienti.tar.gz"
+export TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false PIP_DISABLE_PIP_VERSION_CHECK=1
+
+started=$SECONDS
+step() { printf '\n[setup %3ss] %s\n' "$((SECONDS - started))" "$*"; }
+digest() { cat "$@" | sha256sum | cut -c1-16; }
+
+find_python310() {
+  if [[ -n "${PYTHON310:-}" ]]; then echo "$PYTHON310"; return; fi
+  if command -v pyenv >/dev/null 2>&1; then
+    local version
+    version=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.10(\.|$)' | sort -V | tail -n 1 || true)
+    if [[ -n "$version" ]]; then echo "$(pyenv root)/versions/$version/bin/python3.10"; return; fi
+  fi
+  if command -v python3.10 >/dev/null 2>&1; then command -v python3.10; return; fi
+  echo "Python 3.10 not found: install it (e.g. pyenv install 3.10) or set PYTHON310." >&2
+  exit 1
+}
+
+step "1/4 Python 3.10 environment (.venv)"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  python310="$(find_python310)"
+  echo "creating .venv with $python310"
+  "$python310" -m venv "$VENV"
+fi
+lock_key=$(digest requirements/rasa.lock.txt)
+if [[ "$(cat "$VENV/.lock-key" 2>/dev/null)" != "$lock_key" ]]; then
+  echo "installing pinned packages (Rasa 3.6.21, spaCy 3.4.4, ...): about a minute or two"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip wheel "setuptools<71"
+  "$VENV/bin/python" -m pip install --quiet --progress-bar off -r requirements/rasa.lock.txt
+  echo "$lock_key" > "$VENV/.lock-key"
+else
+  echo "up to date"
+fi
+
+step "2/4 Italian spaCy pipeline (it_area_clienti_sm)"
+"$VENV/bin/python" scripts/build_italian_pipeline.py
+
+step "3/4 backend stub environment"
+if [[ -x backend_stub/setup.sh ]]; then
+  backend_stub/setup.sh
+else
+  echo "no backend_stub/setup.sh yet: skipped"
+fi
+
+step "4/4 Rasa model (models/area-clienti.tar.gz)"
+spacy_key=$(ls "$VENV"/.it_area_clienti_sm-* 2>/dev/null | sort | tail -n 1)
+model_key=$( (digest config.yml domain.yml bot/data/*.yml; echo "$spacy_key") | sha256sum | cut -c1-16)
+if [[ -f "$MODEL" && "$(cat models/.model-key 2>/dev/null)" == "$model_key" ]]; then
+  echo "up to date"
+else
+  echo "training NLU and dialogue (a few minutes on 2 cores)"
+  "$VENV/bin/rasa" train --data bot/data --domain domain.yml --config config.yml \
+    --out models --fixed-model-name area-clienti --force
+  echo "$model_key" > models/.model-key
+fi
+
+step "done in $((SECONDS - started)) s. Next: make test, make run"

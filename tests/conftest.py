@@ -1,0 +1,47 @@
+"""Shared fixtures: paths and the parsed domain and training data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT.parent / "shared" / "seeds"
+SEED_FILES = {
+    "alleanza": SEEDS / "000_f3a0688f24807ae7.txt",
+    "cavita": SEEDS / "004_83dcd89d08f8cc61.txt",
+}
+
+
+@pytest.fixture(scope="session")
+def domain():
+    from rasa.shared.core.domain import Domain
+
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+@pytest.fixture(scope="session")
+def training_data():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return load_data(str(ROOT / "bot" / "data" / "nlu.yml"))
+
+
+@pytest.fixture(scope="session")
+def heldout_data():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    return load_data(str(ROOT / "tests" / "data" / "heldout_nlu.yml"))
+
+
+@pytest.fixture(scope="session")
+def intents():
+    """The intents this assistant declares (Domain.intents adds Rasa's built-in ones)."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "domain.yml").read_text())["intents"]

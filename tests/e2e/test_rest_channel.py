@@ -1,0 +1,81 @@
+"""The real servers answer in Italian through the REST channel, per brand."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from tests.e2e.stack import running_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def rasa_url(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("stack")) as url:
+        yield url
+
+
+def say(rasa_url: str, text: str, brand: str | None = None, sender: str | None = None):
+    body = {"sender": sender or f"e2e-{uuid.uuid4().hex[:8]}", "message": text}
+    if brand:
+        body["metadata"] = {"brand": brand}
+    response = requests.post(f"{rasa_url}/webhooks/rest/webhook", json=body, timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def texts(replies) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def test_otp_length_differs_per_brand(rasa_url):
+    question = "di quante cifre e il codice di verifica che mi arriva per sms?"
+    assert "6 cifre" in texts(say(rasa_url, question, brand="alleanza"))
+    assert "5 cifre" in texts(say(rasa_url, question, brand="cavita"))
+
+
+def test_cavita_operator_answer_gives_phone_hours(rasa_url):
+    reply = texts(say(rasa_url, "voglio parlare con un operatore", brand="cavita"))
+    assert "LUN-GIO 9:00-13:30 / 14:30-17:30" in reply
+    assert "VEN 9:00-13:30 / 14:30-17:00" in reply
+
+
+def test_spam_folder_advice_for_alleanza_registration(rasa_url):
+    reply = texts(say(rasa_url, "mi sono registrata ma la mail per confermare non arriva",
+                      brand="alleanza"))
+    assert "spam" in reply
+    assert "Richiedi nuovo codice" in reply
+
+
+def test_channel_without_brand_gets_the_deployment_default(rasa_url):
+    assert "Alleanza" in texts(say(rasa_url, "ciao"))
+
+
+def test_brand_is_kept_for_the_whole_conversation(rasa_url):
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    say(rasa_url, "buongiorno", brand="cavita", sender=sender)
+    reply = texts(say(rasa_url, "quanti numeri ha l otp?", sender=sender))
+    assert "5 cifre" in reply
+
+
+def test_out_of_scope_gets_a_polite_answer_not_a_random_faq(rasa_url):
+    reply = texts(say(rasa_url, "mi consigli una pizzeria a napoli?", brand="alleanza"))
+    assert "non posso aiutarti" in reply or "non sono sicuro" in reply
+
+
+def test_gibberish_triggers_the_fallback_with_buttons(rasa_url):
+    replies = say(rasa_url, "zxqv plomb trr", brand="alleanza")
+    assert replies, "no reply"
+    joined = texts(replies)
+    assert "non sono sicuro" in joined or "non posso aiutarti" in joined
+
+
+def test_quick_reply_payload_is_understood(rasa_url):
+    replies = say(rasa_url, "/cosa_sai_fare", brand="alleanza")
+    buttons = [b["payload"] for r in replies for b in r.get("buttons", [])]
+    assert "/richiesta_operatore" in buttons
+    reply = texts(say(rasa_url, "/richiesta_operatore", brand="alleanza"))
+    assert "Consulente" in reply
