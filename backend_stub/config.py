@@ -83,8 +83,7 @@ BRAND_RULES: dict[str, BrandRules] = {
         phone_support_note="no_phone_line_in_faq",
         support_channels=("support_form", "consulente", "agenzia"),
         sms_template=(
-            "Alleanza: il tuo codice di verifica temporaneo e' {code}. "
-            "Vale 120 secondi. Non comunicarlo a nessuno."
+            "Alleanza: il tuo codice di verifica temporaneo e' {code}. Vale 120 secondi. Non comunicarlo a nessuno."
         ),
     ),
     "cavita": BrandRules(
@@ -93,13 +92,9 @@ BRAND_RULES: dict[str, BrandRules] = {
         number_prefix="CV",
         otp_length=5,
         archived_visible_months=24,
-        phone_hours={0: _CAVITA_MON_THU, 1: _CAVITA_MON_THU, 2: _CAVITA_MON_THU,
-                     3: _CAVITA_MON_THU, 4: _CAVITA_FRI},
+        phone_hours={0: _CAVITA_MON_THU, 1: _CAVITA_MON_THU, 2: _CAVITA_MON_THU, 3: _CAVITA_MON_THU, 4: _CAVITA_FRI},
         support_channels=("support_form", "phone"),
-        sms_template=(
-            "CA Vita: il tuo codice segreto OTP e' {code}. "
-            "Vale 120 secondi. Non comunicarlo a nessuno."
-        ),
+        sms_template=("CA Vita: il tuo codice segreto OTP e' {code}. Vale 120 secondi. Non comunicarlo a nessuno."),
     ),
 }
 

@@ -41,17 +41,26 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def make_engine(database_url: str) -> Engine:
-    """Engine for SQLite (file, parent directory created) or PostgreSQL (psycopg 3)."""
+    """Engine for SQLite (file, parent directory created) or PostgreSQL (psycopg 3).
+
+    SQLite transactions start with ``BEGIN IMMEDIATE``: writers queue on the file lock
+    (busy timeout) instead of failing, so counters such as OTP attempts stay exact under
+    concurrent requests. ``hide_parameters``: SQL errors must not carry personal data into logs.
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 15}, hide_parameters=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 15, "isolation_level": None},
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    # hide_parameters: SQL errors must not carry fiscal codes or hashes into logs.
+    if url.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here
+        url = url.set(drivername="postgresql+psycopg")
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 

@@ -42,8 +42,9 @@ _FETCH_RE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-fA-F]{32})/Messag
 class FakeTwilio:
     """The fake server; accepts the given credentials (any number of accounts)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, account_sid: str = DEFAULT_SID,
-                 auth_token: str = DEFAULT_TOKEN) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, account_sid: str = DEFAULT_SID, auth_token: str = DEFAULT_TOKEN
+    ) -> None:
         self.credentials = {account_sid: auth_token}
         self._messages: list[dict[str, Any]] = []
         self._requests: list[dict[str, Any]] = []
@@ -139,11 +140,24 @@ class FakeTwilio:
         msg_sid = "SM" + secrets.token_hex(16)
         now = formatdate(usegmt=True)
         message = {
-            "sid": msg_sid, "account_sid": sid, "to": to, "from": sender or None,
-            "messaging_service_sid": service or None, "body": body, "status": "queued",
-            "num_segments": str(max(1, -(-len(body) // 160))), "num_media": "0", "direction": "outbound-api",
-            "api_version": "2010-04-01", "price": None, "price_unit": "USD", "error_code": None,
-            "error_message": None, "date_created": now, "date_updated": now, "date_sent": None,
+            "sid": msg_sid,
+            "account_sid": sid,
+            "to": to,
+            "from": sender or None,
+            "messaging_service_sid": service or None,
+            "body": body,
+            "status": "queued",
+            "num_segments": str(max(1, -(-len(body) // 160))),
+            "num_media": "0",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "price": None,
+            "price_unit": "USD",
+            "error_code": None,
+            "error_message": None,
+            "date_created": now,
+            "date_updated": now,
+            "date_sent": None,
             "uri": f"/2010-04-01/Accounts/{sid}/Messages/{msg_sid}.json",
             "subresource_uris": {"media": f"/2010-04-01/Accounts/{sid}/Messages/{msg_sid}/Media.json"},
         }
@@ -215,8 +229,12 @@ class FakeTwilio:
 
 
 def _error(code: int, message: str, status: int) -> dict[str, Any]:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-            "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 def main() -> None:

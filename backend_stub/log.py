@@ -45,6 +45,7 @@ def install_access_log(app: FastAPI) -> None:
         started = time.perf_counter()
         response = await call_next(request)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        access_log.info("%s %s -> %s (%.1f ms)", request.method, redact_text(request.url.path),
-                        response.status_code, elapsed_ms)
+        access_log.info(
+            "%s %s -> %s (%.1f ms)", request.method, redact_text(request.url.path), response.status_code, elapsed_ms
+        )
         return response

@@ -5,8 +5,33 @@ from __future__ import annotations
 import re
 
 # Country calling codes of the numbers we are likely to meet; others show 2 digits.
-_COUNTRY_CODES = ("1", "7", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44",
-                  "45", "46", "47", "48", "49", "351", "352", "353", "356", "385", "386", "420")
+_COUNTRY_CODES = (
+    "1",
+    "7",
+    "30",
+    "31",
+    "32",
+    "33",
+    "34",
+    "36",
+    "39",
+    "40",
+    "41",
+    "43",
+    "44",
+    "45",
+    "46",
+    "47",
+    "48",
+    "49",
+    "351",
+    "352",
+    "353",
+    "356",
+    "385",
+    "386",
+    "420",
+)
 
 
 def mask_phone(e164: str) -> str:
@@ -31,8 +56,10 @@ def mask_contact(kind: str, value: str) -> str:
     return mask_phone(value) if kind == "mobile" else mask_email(value)
 
 
-_CF_IN_TEXT = re.compile(r"\b[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]\b", re.IGNORECASE)
-_CODE_LIKE = re.compile(r"(?<![\w*])\d{5,8}(?![\w*])")
+_CF_IN_TEXT = re.compile(
+    r"\b[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]\b", re.IGNORECASE
+)
+_CODE_LIKE = re.compile(r"(?<![\w*\[])\d{5,8}(?![\w*\]])")  # not [pid]
 _PAY_TOKEN = re.compile(r"/pay/[A-Za-z0-9_\-]+")
 _HEX_ID = re.compile(r"\b([0-9a-f]{6})[0-9a-f]{26}\b")  # OTP challenge ids
 

@@ -261,9 +261,7 @@ class PaymentRequestInstallment(Base):
     payment_request_id: Mapped[int] = mapped_column(
         ForeignKey("payment_requests.id", ondelete="CASCADE"), primary_key=True
     )
-    installment_id: Mapped[int] = mapped_column(
-        ForeignKey("installments.id", ondelete="CASCADE"), primary_key=True
-    )
+    installment_id: Mapped[int] = mapped_column(ForeignKey("installments.id", ondelete="CASCADE"), primary_key=True)
 
     installment: Mapped[Installment] = relationship(lazy="joined")
 

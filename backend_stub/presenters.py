@@ -25,7 +25,8 @@ def customer_out(customer: Customer) -> CustomerOut:
         legal_rep = LegalRepresentativeOut(
             name=customer.legal_rep_name,
             fiscal_code_masked=mask_fiscal_code(customer.legal_rep_fiscal_code)
-            if customer.legal_rep_fiscal_code else None,
+            if customer.legal_rep_fiscal_code
+            else None,
         )
     return CustomerOut(
         id=customer.id,
@@ -41,15 +42,25 @@ def customer_out(customer: Customer) -> CustomerOut:
 
 
 def contact_out(contact: Contact) -> ContactOut:
-    return ContactOut(id=contact.id, kind=contact.kind, masked=mask_contact(contact.kind, contact.value),  # type: ignore[arg-type]
-                      confirmed=contact.confirmed, roles=contact.roles)  # type: ignore[arg-type]
+    return ContactOut(
+        id=contact.id,
+        kind=contact.kind,
+        masked=mask_contact(contact.kind, contact.value),  # type: ignore[arg-type]
+        confirmed=contact.confirmed,
+        roles=contact.roles,
+    )  # type: ignore[arg-type]
 
 
 def policy_out(policy: Policy) -> PolicyOut:
     return PolicyOut(
-        number=policy.number, product_line=policy.product_line, product_name=policy.product_name,  # type: ignore[arg-type]
-        status=policy.status, archived=is_archived(policy), start_date=policy.start_date,  # type: ignore[arg-type]
-        end_date=policy.end_date, payment_method=policy.payment_method,  # type: ignore[arg-type]
+        number=policy.number,
+        product_line=policy.product_line,
+        product_name=policy.product_name,  # type: ignore[arg-type]
+        status=policy.status,
+        archived=is_archived(policy),
+        start_date=policy.start_date,  # type: ignore[arg-type]
+        end_date=policy.end_date,
+        payment_method=policy.payment_method,  # type: ignore[arg-type]
         allows_extra_payments=policy.allows_extra_payments,
     )
 
@@ -59,6 +70,13 @@ def euro(cents: int) -> str:
 
 
 def installment_out(inst: Installment, reason: str | None) -> InstallmentOut:
-    return InstallmentOut(id=inst.id, due_date=inst.due_date, amount=euro(inst.amount_cents),
-                          amount_cents=inst.amount_cents, paid=inst.paid, paid_at=inst.paid_at,
-                          payable=reason is None, reason=reason)
+    return InstallmentOut(
+        id=inst.id,
+        due_date=inst.due_date,
+        amount=euro(inst.amount_cents),
+        amount_cents=inst.amount_cents,
+        paid=inst.paid,
+        paid_at=inst.paid_at,
+        payable=reason is None,
+        reason=reason,
+    )

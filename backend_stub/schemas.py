@@ -335,8 +335,13 @@ DETAILS_MODELS: dict[str, type[Strict]] = {
 
 class ServiceRequestCreate(Strict):
     kind: Literal[
-        "claim", "surrender_total", "surrender_partial", "extra_payment",
-        "suspension", "reactivation", "address_change",
+        "claim",
+        "surrender_total",
+        "surrender_partial",
+        "extra_payment",
+        "suspension",
+        "reactivation",
+        "address_change",
     ]
     policy_number: PolicyNumber | None = None
     details: dict[str, Any] = Field(
@@ -355,6 +360,31 @@ class ServiceRequestOut(BaseModel):
     policy_number: str | None
     agency: AgencyOut
     created_at: datetime
+
+
+class RegistrationCheck(Strict):
+    """Codice fiscale or partita IVA; CA Vita also needs a policy number."""
+
+    brand: Brand
+    fiscal_code: FiscalCode | None = None
+    vat_number: VatNumber | None = None
+    policy_number: PolicyNumber | None = None
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> RegistrationCheck:
+        if (self.fiscal_code is None) == (self.vat_number is None):
+            raise PydanticCustomError(
+                "one_identifier_required",
+                "give exactly one of fiscal_code, vat_number",
+                {"code": "one_identifier_required"},
+            )
+        return self
+
+
+class RegistrationOut(BaseModel):
+    brand: Brand
+    eligible: bool
+    reason: str | None
 
 
 class HealthOut(BaseModel):

@@ -50,8 +50,44 @@ _CF_RE = re.compile(rf"^[A-Z]{{6}}{_D}{{2}}[{_MONTHS}]{_D}{{2}}[A-Z]{_D}{{3}}[A-
 _ODD = dict(
     zip(
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        [1, 0, 5, 7, 9, 13, 15, 17, 19, 21,
-         1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23],
+        [
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            2,
+            4,
+            18,
+            20,
+            11,
+            3,
+            6,
+            8,
+            12,
+            14,
+            16,
+            10,
+            22,
+            25,
+            24,
+            23,
+        ],
         strict=True,
     )
 )
@@ -177,9 +213,7 @@ def validate_policy_number(raw: str) -> str:
     """Normalised policy number: ``AL12345678`` / ``CV12345678`` (spaces, dashes, case ignored)."""
     value = re.sub(r"[\s\-/.]+", "", str(raw)).upper()
     if not _POLICY_RE.match(value):
-        raise InvalidValue(
-            "invalid_policy_number", "policy number must be AL or CV followed by 8 digits"
-        )
+        raise InvalidValue("invalid_policy_number", "policy number must be AL or CV followed by 8 digits")
     return value
 
 

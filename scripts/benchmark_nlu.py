@@ -85,11 +85,12 @@ def train(config: Path, workdir: Path, retrieval: bool) -> Tuple[Path, float]:
     return Path(model), time.monotonic() - started
 
 
-async def predict(model: Path, texts: List[str]) -> Tuple[List[str], List[float], List[float]]:
+async def predict(model: Path, texts: List[str]) -> Tuple[List[str], List[Tuple], List[float]]:
+    """Predicted intents, (top intent, confidence, margin) before the fallback, latencies."""
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    predicted, confidences, latencies = [], [], []
+    predicted, raw, latencies = [], [], []
     for text in texts:
         started = time.perf_counter()
         parsed = await agent.parse_message(text)
@@ -99,8 +100,26 @@ async def predict(model: Path, texts: List[str]) -> Tuple[List[str], List[float]
             key = parsed["response_selector"]["default"]["response"]["intent_response_key"]
             intent = key.replace("/", "_")
         predicted.append(intent)
-        confidences.append(parsed["intent"]["confidence"])
-    return predicted, confidences, latencies
+        ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
+        if ranking:
+            second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+            raw.append((ranking[0]["name"], ranking[0]["confidence"],
+                        ranking[0]["confidence"] - second))
+        else:
+            raw.append((intent, 1.0, 1.0))
+    return predicted, raw, latencies
+
+
+def threshold_sweep(gold: List[str], raw: List[Tuple], ambiguity: float) -> Dict[str, float]:
+    """Lenient accuracy if the FallbackClassifier threshold were t (DIET-only configs)."""
+    sweep = {}
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
+        hits = 0
+        for g, (intent, confidence, margin) in zip(gold, raw, strict=True):
+            p = FALLBACK if confidence < threshold or margin < ambiguity else intent
+            hits += g == p or (g == OUT_OF_SCOPE and p == FALLBACK)
+        sweep[str(threshold)] = round(100 * hits / len(gold), 1)
+    return sweep
 
 
 def score(gold: List[str], predicted: List[str]) -> Dict[str, object]:
@@ -142,8 +161,10 @@ def evaluate(config: Path, examples: List[Tuple[str, str]], workdir: Path) -> Di
     model, seconds = train(config, workdir, retrieval)
     texts = [text for text, _ in examples]
     gold = [intent for _, intent in examples]
-    predicted, _, latencies = asyncio.run(predict(model, texts))
+    predicted, raw, latencies = asyncio.run(predict(model, texts))
     result = score(gold, predicted)
+    if not retrieval:
+        result["accuracy_by_fallback_threshold"] = threshold_sweep(gold, raw, ambiguity=0.05)
     result.update(
         config=str(config.relative_to(ROOT)),
         training_seconds=round(seconds, 1),
@@ -166,6 +187,10 @@ def print_table(results: List[Dict[str, object]]) -> None:
     print("\n" + "config".ljust(width) + "".join(k.rjust(17) for k in keys))
     for r in results:
         print(str(r["config"]).ljust(width) + "".join(str(r[k]).rjust(17) for k in keys))
+    for r in results:
+        if "accuracy_by_fallback_threshold" in r:
+            print(f"\n{r['config']}: accuracy by fallback threshold "
+                  f"{r['accuracy_by_fallback_threshold']}")
     for r in results:
         print(f"\nTop confusions (gold -> predicted) for {r['config']}:")
         for c in r["confusions"]:

@@ -22,8 +22,10 @@ Token = Annotated[str, Path(min_length=10, max_length=64)]
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    html = (f"<!doctype html><html lang='it'><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
-            f"<body><h1>{escape(title)}</h1>{body}</body></html>")
+    html = (
+        f"<!doctype html><html lang='it'><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
+        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
     return HTMLResponse(html, status_code=status)
 
 
@@ -33,11 +35,16 @@ def show(token: Token, session: SessionDep, clock: ClockDep) -> HTMLResponse:
         request = find_by_token(session, token)
     except ApiError as exc:
         return _page("Link di pagamento non valido", "", exc.status)
-    items = "".join(f"<li>Rata del {i.installment.due_date:%d/%m/%Y}: {euro(i.installment.amount_cents)} EUR</li>"
-                    for i in request.items)
+    items = "".join(
+        f"<li>Rata del {i.installment.due_date:%d/%m/%Y}: {euro(i.installment.amount_cents)} EUR</li>"
+        for i in request.items
+    )
     expired = clock.now() > request.expires_at
-    action = ("<form method='post'><button type='submit'>Paga (simulato)</button></form>"
-              if request.status == "pending" and not expired else f"<p>Stato: {escape(request.status)}</p>")
+    action = (
+        "<form method='post'><button type='submit'>Paga (simulato)</button></form>"
+        if request.status == "pending" and not expired
+        else f"<p>Stato: {escape(request.status)}</p>"
+    )
     return _page(
         "Pagamento simulato",
         f"<p>Polizza {escape(request.policy.number)}, metodo {escape(request.method)}.</p><ul>{items}</ul>"

@@ -15,18 +15,33 @@ from . import CustomerId
 router = APIRouter(prefix="/v1", tags=["service requests"])
 
 
-@router.post("/customers/{customer_id}/service-requests", status_code=201, response_model=ServiceRequestOut,
-             responses={404: {"description": "customer_not_found / policy_not_owned"},
-                        422: {"description": "invalid_details, policy_number_required, *_not_allowed, "
-                                             "policy_not_active, date_in_the_past, date_in_the_future"}})
-def post_service_request(customer_id: CustomerId, body: ServiceRequestCreate, session: SessionDep,
-                         clock: ClockDep) -> ServiceRequestOut:
+@router.post(
+    "/customers/{customer_id}/service-requests",
+    status_code=201,
+    response_model=ServiceRequestOut,
+    responses={
+        404: {"description": "customer_not_found / policy_not_owned"},
+        422: {
+            "description": "invalid_details, policy_number_required, *_not_allowed, "
+            "policy_not_active, date_in_the_past, date_in_the_future"
+        },
+    },
+)
+def post_service_request(
+    customer_id: CustomerId, body: ServiceRequestCreate, session: SessionDep, clock: ClockDep
+) -> ServiceRequestOut:
     customer = get_customer(session, customer_id)
     rules = rules_for(customer.brand)
-    request = create_service_request(session, customer, body.kind, body.policy_number, body.details, rules,
-                                     clock.now(), clock.today())
+    request = create_service_request(
+        session, customer, body.kind, body.policy_number, body.details, rules, clock.now(), clock.today()
+    )
     session.commit()
     assert request.number is not None
-    return ServiceRequestOut(request_number=request.number, kind=request.kind, status=request.status,
-                             policy_number=body.policy_number, agency=agency_out(customer.agency),
-                             created_at=request.created_at)
+    return ServiceRequestOut(
+        request_number=request.number,
+        kind=request.kind,
+        status=request.status,
+        policy_number=body.policy_number,
+        agency=agency_out(customer.agency),
+        created_at=request.created_at,
+    )

@@ -23,17 +23,32 @@ def post_ticket(body: SupportTicketCreate, session: SessionDep, clock: ClockDep)
     """Open a ticket (reply email, reason ``navigazione``/``informazioni_polizza``, text); anonymous allowed."""
     rules = rules_for(body.brand)
     customer = get_customer(session, body.customer_id) if body.customer_id is not None else None
-    ticket = create_ticket(session, brand=body.brand, reply_email=body.reply_email, reason=body.reason,
-                           text=body.text, customer=customer, policy_number=body.policy_number, rules=rules,
-                           now=clock.now(), today=clock.today())
+    ticket = create_ticket(
+        session,
+        brand=body.brand,
+        reply_email=body.reply_email,
+        reason=body.reason,
+        text=body.text,
+        customer=customer,
+        policy_number=body.policy_number,
+        rules=rules,
+        now=clock.now(),
+        today=clock.today(),
+    )
     session.commit()
     assert ticket.number is not None
-    return SupportTicketOut(ticket_number=ticket.number, brand=ticket.brand, reason=ticket.reason,
-                            reply_email_masked=mask_email(ticket.reply_email), created_at=ticket.created_at)
+    return SupportTicketOut(
+        ticket_number=ticket.number,
+        brand=ticket.brand,
+        reason=ticket.reason,
+        reply_email_masked=mask_email(ticket.reply_email),
+        created_at=ticket.created_at,
+    )
 
 
-AtQuery = Annotated[datetime | None, Query(description="instant to evaluate (default now); "
-                                                      "without offset it is Europe/Rome time")]
+AtQuery = Annotated[
+    datetime | None, Query(description="instant to evaluate (default now); without offset it is Europe/Rome time")
+]
 
 
 @router.get("/support/hours", response_model=SupportHoursOut)

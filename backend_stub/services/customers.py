@@ -18,9 +18,15 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
-def lookup(session: Session, *, fiscal_code: str | None = None, vat_number: str | None = None,
-           mobile: str | None = None, brand: str | None = None,
-           agency: str | None = None) -> list[tuple[Customer, Contact | None]]:
+def lookup(
+    session: Session,
+    *,
+    fiscal_code: str | None = None,
+    vat_number: str | None = None,
+    mobile: str | None = None,
+    brand: str | None = None,
+    agency: str | None = None,
+) -> list[tuple[Customer, Contact | None]]:
     """Matching customers (with the matched contact for a mobile lookup).
 
     With ``agency`` (staff), customers of other agencies are treated as not found: a 404

@@ -51,25 +51,30 @@ def dispositive_mobile(customer: Customer) -> Contact:
     """The only destination an OTP may go to; clear errors when there is none."""
     contact = next((c for c in customer.contacts if c.is_dispositive and c.kind == "mobile"), None)
     if contact is None:
-        raise ApiError(409, "no_dispositive_mobile",
-                       "the customer has no dispositive mobile: it must be registered with the agency")
+        raise ApiError(
+            409,
+            "no_dispositive_mobile",
+            "the customer has no dispositive mobile: it must be registered with the agency",
+        )
     if not contact.confirmed:
-        raise ApiError(409, "dispositive_mobile_unconfirmed",
-                       "the customer's dispositive mobile is not confirmed yet")
+        raise ApiError(409, "dispositive_mobile_unconfirmed", "the customer's dispositive mobile is not confirmed yet")
     return contact
 
 
 def _check_rate_limits(session: Session, customer_id: int, rules: BrandRules, now: datetime) -> None:
-    last = session.scalar(
-        select(func.max(OtpChallenge.created_at)).where(OtpChallenge.customer_id == customer_id)
-    )
+    last = session.scalar(select(func.max(OtpChallenge.created_at)).where(OtpChallenge.customer_id == customer_id))
     if last is not None:
         last = last if last.tzinfo else last.replace(tzinfo=now.tzinfo)
         wait = rules.otp_resend_cooldown_seconds - (now - last).total_seconds()
         if wait > 0:
             seconds = math.ceil(wait)
-            raise ApiError(429, "otp_cooldown", "a code was sent moments ago; wait before asking again",
-                           headers={"Retry-After": str(seconds)}, retry_after_seconds=seconds)
+            raise ApiError(
+                429,
+                "otp_cooldown",
+                "a code was sent moments ago; wait before asking again",
+                headers={"Retry-After": str(seconds)},
+                retry_after_seconds=seconds,
+            )
     window_start = now - timedelta(hours=1)
     recent = session.scalars(
         select(OtpChallenge.created_at)
@@ -79,12 +84,18 @@ def _check_rate_limits(session: Session, customer_id: int, rules: BrandRules, no
     if len(recent) >= rules.otp_hourly_cap:
         oldest = recent[len(recent) - rules.otp_hourly_cap]
         seconds = max(1, math.ceil((oldest + timedelta(hours=1) - now).total_seconds()))
-        raise ApiError(429, "otp_hourly_limit", "too many codes requested in the last hour",
-                       headers={"Retry-After": str(seconds)}, retry_after_seconds=seconds)
+        raise ApiError(
+            429,
+            "otp_hourly_limit",
+            "too many codes requested in the last hour",
+            headers={"Retry-After": str(seconds)},
+            retry_after_seconds=seconds,
+        )
 
 
-def create_challenge(session: Session, customer: Customer, purpose: str, rules: BrandRules,
-                     secret: str, sms: SmsSender, now: datetime) -> OtpChallenge:
+def create_challenge(
+    session: Session, customer: Customer, purpose: str, rules: BrandRules, secret: str, sms: SmsSender, now: datetime
+) -> OtpChallenge:
     """Create a challenge and send its code; nothing is stored if the SMS fails."""
     # Serialise concurrent requests of one customer (PostgreSQL row lock; SQLite locks the file).
     session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
@@ -92,17 +103,25 @@ def create_challenge(session: Session, customer: Customer, purpose: str, rules: 
     _check_rate_limits(session, customer.id, rules, now)
     session.execute(
         update(OtpChallenge)
-        .where(OtpChallenge.customer_id == customer.id, OtpChallenge.purpose == purpose,
-               OtpChallenge.status == "pending")
+        .where(
+            OtpChallenge.customer_id == customer.id, OtpChallenge.purpose == purpose, OtpChallenge.status == "pending"
+        )
         .values(status="superseded")
     )
     challenge_id = secrets.token_hex(16)
     code = generate_code(rules.otp_length)
     challenge = OtpChallenge(
-        id=challenge_id, customer_id=customer.id, contact_id=contact.id, purpose=purpose,
-        code_hash=hash_code(secret, challenge_id, code), code_length=rules.otp_length,
-        created_at=now, expires_at=now + timedelta(seconds=rules.otp_ttl_seconds),
-        attempts=0, max_attempts=rules.otp_max_attempts, status="pending",
+        id=challenge_id,
+        customer_id=customer.id,
+        contact_id=contact.id,
+        purpose=purpose,
+        code_hash=hash_code(secret, challenge_id, code),
+        code_length=rules.otp_length,
+        created_at=now,
+        expires_at=now + timedelta(seconds=rules.otp_ttl_seconds),
+        attempts=0,
+        max_attempts=rules.otp_max_attempts,
+        status="pending",
     )
     session.add(challenge)
     session.flush()
@@ -112,8 +131,13 @@ def create_challenge(session: Session, customer: Customer, purpose: str, rules: 
         challenge.sms_sid = sms.send(contact.value, body, masked)
     except SmsError:
         raise ApiError(502, "sms_delivery_failed", "the SMS provider did not accept the message") from None
-    log.info("OTP challenge %s… for customer %s (%s) sent to %s", challenge_id[:6], customer.id, purpose,
-             mask_phone(contact.value))
+    log.info(
+        "OTP challenge %s… for customer %s (%s) sent to %s",
+        challenge_id[:6],
+        customer.id,
+        purpose,
+        mask_phone(contact.value),
+    )
     return challenge
 
 
@@ -135,19 +159,20 @@ class VerifyOutcome:
     error: ApiError | None = None
 
 
-def verify(session: Session, customer_id: int, challenge_id: str, code: str, secret: str,
-           now: datetime) -> VerifyOutcome:
+def verify(
+    session: Session, customer_id: int, challenge_id: str, code: str, secret: str, now: datetime
+) -> VerifyOutcome:
     """Check a code. Wrong attempts are counted and committed even though the call fails."""
     challenge = get_challenge(session, customer_id, challenge_id, lock=True)
     status = effective_status(challenge, now)
     if status in ("verified", "consumed"):
         return VerifyOutcome(challenge, ApiError(409, "otp_already_used", "this code was already used"))
     if status == "superseded":
-        return VerifyOutcome(challenge, ApiError(409, "otp_superseded",
-                                                 "a newer code was sent: use the latest one"))
+        return VerifyOutcome(challenge, ApiError(409, "otp_superseded", "a newer code was sent: use the latest one"))
     if status == "locked":
-        return VerifyOutcome(challenge, ApiError(423, "otp_locked", "too many wrong attempts: ask for a new code",
-                                                 attempts_left=0))
+        return VerifyOutcome(
+            challenge, ApiError(423, "otp_locked", "too many wrong attempts: ask for a new code", attempts_left=0)
+        )
     if status == "expired":
         return VerifyOutcome(challenge, ApiError(410, "otp_expired", "the code has expired: ask for a new one"))
     expected = challenge.code_hash
@@ -165,8 +190,9 @@ def verify(session: Session, customer_id: int, challenge_id: str, code: str, sec
     session.commit()
     log.info("OTP challenge %s… wrong code (%s left)", challenge.id[:6], max(left, 0))
     if left <= 0:
-        return VerifyOutcome(challenge, ApiError(423, "otp_locked", "too many wrong attempts: ask for a new code",
-                                                 attempts_left=0))
+        return VerifyOutcome(
+            challenge, ApiError(423, "otp_locked", "too many wrong attempts: ask for a new code", attempts_left=0)
+        )
     return VerifyOutcome(challenge, ApiError(400, "otp_wrong", "the code is not correct", attempts_left=left))
 
 
@@ -175,8 +201,9 @@ def usable_until(challenge: OtpChallenge, rules: BrandRules) -> datetime:
     return challenge.verified_at + timedelta(seconds=rules.otp_verified_ttl_seconds)
 
 
-def require_verified(session: Session, customer_id: int, challenge_id: str | None, purpose: str,
-                     rules: BrandRules, now: datetime) -> OtpChallenge:
+def require_verified(
+    session: Session, customer_id: int, challenge_id: str | None, purpose: str, rules: BrandRules, now: datetime
+) -> OtpChallenge:
     """A verified, unused challenge of ``purpose``; raises the reason otherwise."""
     if not challenge_id:
         raise ApiError(403, "otp_required", "this operation must be confirmed with a verified code")

@@ -70,8 +70,9 @@ def policy_reason(policy: PolicyFacts) -> str | None:
     return None
 
 
-def _own_reason(policy: PolicyFacts, inst: InstallmentFacts, is_current: bool,
-                rules: BrandRules, today: date) -> str | None:
+def _own_reason(
+    policy: PolicyFacts, inst: InstallmentFacts, is_current: bool, rules: BrandRules, today: date
+) -> str | None:
     if inst.due_date < add_months(today, -rules.max_overdue_months):
         return "overdue_more_than_6_months"
     if policy.product_line == "protezione":
@@ -87,8 +88,9 @@ def _ordered_unpaid(installments: Sequence[InstallmentFacts]) -> list[Installmen
     return sorted((i for i in installments if not i.paid), key=lambda i: (i.due_date, i.id))
 
 
-def own_reasons(policy: PolicyFacts, installments: Sequence[InstallmentFacts], rules: BrandRules,
-                today: date) -> dict[int, str | None]:
+def own_reasons(
+    policy: PolicyFacts, installments: Sequence[InstallmentFacts], rules: BrandRules, today: date
+) -> dict[int, str | None]:
     """Why each installment, taken alone, cannot be paid online (None = it could)."""
     reasons: dict[int, str | None] = {i.id: "already_paid" for i in installments if i.paid}
     blanket = policy_reason(policy)
@@ -98,8 +100,9 @@ def own_reasons(policy: PolicyFacts, installments: Sequence[InstallmentFacts], r
     return reasons
 
 
-def assess(policy: PolicyFacts, installments: Sequence[InstallmentFacts], rules: BrandRules,
-           today: date) -> dict[int, str | None]:
+def assess(
+    policy: PolicyFacts, installments: Sequence[InstallmentFacts], rules: BrandRules, today: date
+) -> dict[int, str | None]:
     """Per installment: None if payable now (with all older unpaid ones), else the reason."""
     reasons = own_reasons(policy, installments, rules, today)
     blocked = False
@@ -110,16 +113,20 @@ def assess(policy: PolicyFacts, installments: Sequence[InstallmentFacts], rules:
     return reasons
 
 
-def check_selection(policy: PolicyFacts, installments: Sequence[InstallmentFacts], selected_ids: Sequence[int],
-                    rules: BrandRules, today: date) -> list[InstallmentFacts]:
+def check_selection(
+    policy: PolicyFacts,
+    installments: Sequence[InstallmentFacts],
+    selected_ids: Sequence[int],
+    rules: BrandRules,
+    today: date,
+) -> list[InstallmentFacts]:
     """The selected installments in due order, or the ApiError of the first rule they break."""
     if len(set(selected_ids)) != len(selected_ids):
         raise refused("duplicate_installments", "the same installment is listed twice")
     by_id = {i.id: i for i in installments}
     unknown = [i for i in selected_ids if i not in by_id]
     if unknown:
-        raise ApiError(404, "installment_not_found", "installment not found on this policy",
-                       installment_ids=unknown)
+        raise ApiError(404, "installment_not_found", "installment not found on this policy", installment_ids=unknown)
     blanket = policy_reason(policy)
     if blanket:
         raise refused(blanket, REASON_MESSAGES[blanket])
@@ -136,11 +143,16 @@ def check_selection(policy: PolicyFacts, installments: Sequence[InstallmentFacts
     expected = {i.id for i in unpaid[: len(chosen)]}
     if expected != set(selected_ids):
         latest = chosen[-1]
-        skipped = [i.id for i in unpaid if (i.due_date, i.id) < (latest.due_date, latest.id)
-                   and i.id not in selected_ids]
+        skipped = [
+            i.id for i in unpaid if (i.due_date, i.id) < (latest.due_date, latest.id) and i.id not in selected_ids
+        ]
         blocking = sorted({reasons[i] for i in skipped if reasons[i]})  # type: ignore[misc]
-        raise refused("installment_skipped", "installments must be paid oldest first, without skipping",
-                      missing_installment_ids=skipped, missing_not_payable_reasons=blocking)
+        raise refused(
+            "installment_skipped",
+            "installments must be paid oldest first, without skipping",
+            missing_installment_ids=skipped,
+            missing_not_payable_reasons=blocking,
+        )
     return chosen
 
 
@@ -154,14 +166,18 @@ def facts(policy: Policy) -> tuple[PolicyFacts, list[InstallmentFacts]]:
 def _check_method(method: str, network: str | None, rules: BrandRules) -> tuple[str, str | None]:
     method = method.strip().lower()
     if method not in rules.payment_methods:
-        raise refused("method_not_allowed", "payment method not accepted online",
-                      allowed_methods=list(rules.payment_methods))
+        raise refused(
+            "method_not_allowed", "payment method not accepted online", allowed_methods=list(rules.payment_methods)
+        )
     if network is None:
         return method, None
     network = network.strip().lower()
     if method != "card" or network not in rules.card_networks:
-        raise refused("card_network_not_allowed", "only Visa and MasterCard cards are accepted",
-                      allowed_card_networks=list(rules.card_networks))
+        raise refused(
+            "card_network_not_allowed",
+            "only Visa and MasterCard cards are accepted",
+            allowed_card_networks=list(rules.card_networks),
+        )
     return method, network
 
 
@@ -182,10 +198,20 @@ class PaymentResult:
         return sum(i.amount_cents for i in self.chosen)
 
 
-def create_payment_request(session: Session, customer: Customer, policy: Policy, installment_ids: Sequence[int],
-                           method: str, card_network: str | None, otp_challenge_id: str | None,
-                           dry_run: bool, rules: BrandRules, public_base_url: str,
-                           now: datetime, today: date) -> PaymentResult:
+def create_payment_request(
+    session: Session,
+    customer: Customer,
+    policy: Policy,
+    installment_ids: Sequence[int],
+    method: str,
+    card_network: str | None,
+    otp_challenge_id: str | None,
+    dry_run: bool,
+    rules: BrandRules,
+    public_base_url: str,
+    now: datetime,
+    today: date,
+) -> PaymentResult:
     """Validate the rules, then (unless ``dry_run``) consume the OTP and issue a link.
 
     The rules are checked before the OTP so that a refusal does not burn a verified code.
@@ -200,9 +226,15 @@ def create_payment_request(session: Session, customer: Customer, policy: Policy,
     _supersede_pending(session, [i.id for i in chosen])
     token = secrets.token_urlsafe(24)
     request = PaymentRequest(
-        customer_id=customer.id, policy_id=policy.id, method=method, card_network=card_network,
-        amount_cents=result.amount_cents, status="pending", token_hash=token_hash(token),
-        otp_challenge_id=challenge.id, created_at=now,
+        customer_id=customer.id,
+        policy_id=policy.id,
+        method=method,
+        card_network=card_network,
+        amount_cents=result.amount_cents,
+        status="pending",
+        token_hash=token_hash(token),
+        otp_challenge_id=challenge.id,
+        created_at=now,
         expires_at=now + timedelta(minutes=rules.payment_link_ttl_minutes),
         items=[PaymentRequestInstallment(installment_id=i.id) for i in chosen],
     )

@@ -34,8 +34,7 @@ def parse_details(kind: str, details: dict[str, Any]) -> dict[str, Any]:
     try:
         model = DETAILS_MODELS[kind].model_validate(details)
     except ValidationError as exc:
-        fields = [{"loc": ["details", *map(str, e["loc"])], "type": e["type"], "msg": e["msg"]}
-                  for e in exc.errors()]
+        fields = [{"loc": ["details", *map(str, e["loc"])], "type": e["type"], "msg": e["msg"]} for e in exc.errors()]
         raise ApiError(422, "invalid_details", f"details do not fit a {kind} request", fields=fields) from None
     return model.model_dump(mode="json", exclude_none=True)
 
@@ -54,9 +53,16 @@ def _check_policy(kind: str, policy: Policy, details: dict[str, Any], today: dat
         raise refused("date_in_the_future", "the event date cannot be in the future")
 
 
-def create_service_request(session: Session, customer: Customer, kind: str, policy_number: str | None,
-                           details: dict[str, Any], rules: BrandRules, now: datetime,
-                           today: date) -> ServiceRequest:
+def create_service_request(
+    session: Session,
+    customer: Customer,
+    kind: str,
+    policy_number: str | None,
+    details: dict[str, Any],
+    rules: BrandRules,
+    now: datetime,
+    today: date,
+) -> ServiceRequest:
     """Check and store a request, routed to the customer's agency."""
     clean = parse_details(kind, details)
     policy: Policy | None = None
@@ -68,9 +74,15 @@ def create_service_request(session: Session, customer: Customer, kind: str, poli
             raise ApiError(422, "policy_number_required", f"a {kind} request needs a policy number")
         policy = owned_policy(customer, policy_number, rules, today)
         _check_policy(kind, policy, clean, today)
-    request = ServiceRequest(customer_id=customer.id, policy_id=policy.id if policy else None, kind=kind,
-                             details=clean, status="received", agency_code=customer.agency_code,
-                             created_at=now)
+    request = ServiceRequest(
+        customer_id=customer.id,
+        policy_id=policy.id if policy else None,
+        kind=kind,
+        details=clean,
+        status="received",
+        agency_code=customer.agency_code,
+        created_at=now,
+    )
     session.add(request)
     session.flush()
     assign_number(request, rules.number_prefix, "SR", now)

@@ -63,8 +63,7 @@ class ConsoleSms:
             self._count += 1
             message_id = f"console-{datetime.now(UTC):%Y%m%d%H%M%S}-{self._count}"
             self.outbox_path.parent.mkdir(parents=True, exist_ok=True)
-            record = {"id": message_id, "to": to, "body": body,
-                      "sent_at": datetime.now(UTC).isoformat()}
+            record = {"id": message_id, "to": to, "body": body, "sent_at": datetime.now(UTC).isoformat()}
             with self.outbox_path.open("a", encoding="utf-8") as outbox:
                 outbox.write(json.dumps(record, ensure_ascii=False) + "\n")
         log.info("SMS (console) to %s: %s", mask_phone(to), masked_body)
@@ -74,8 +73,15 @@ class ConsoleSms:
 class TwilioSms:
     """Sender through the official ``twilio`` client (real API or the local fake one)."""
 
-    def __init__(self, account_sid: str, auth_token: str, sender: str, base_url: str = "",
-                 mode: str = "twilio", timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        base_url: str = "",
+        mode: str = "twilio",
+        timeout: float = 10.0,
+    ) -> None:
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
@@ -83,8 +89,7 @@ class TwilioSms:
             raise ValueError("SMS_MODE=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM")
         self.mode = mode
         self.sender = sender
-        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout),
-                             environment={})
+        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout), environment={})
         if base_url:
             self.client.api.base_url = base_url.rstrip("/")
 

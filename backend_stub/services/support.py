@@ -15,18 +15,35 @@ from .numbering import assign_number
 from .policies import owned_policy
 
 
-def create_ticket(session: Session, *, brand: str, reply_email: str, reason: str, text: str,
-                  customer: Customer | None, policy_number: str | None, rules: BrandRules,
-                  now: datetime, today: date) -> SupportTicket:
+def create_ticket(
+    session: Session,
+    *,
+    brand: str,
+    reply_email: str,
+    reason: str,
+    text: str,
+    customer: Customer | None,
+    policy_number: str | None,
+    rules: BrandRules,
+    now: datetime,
+    today: date,
+) -> SupportTicket:
     """Store a ticket; a given customer must be of the brand and own the given policy."""
     if customer is not None:
         if customer.brand != brand:
             raise ApiError(404, "customer_not_found", "no such customer for this brand")
         if policy_number is not None:
             owned_policy(customer, policy_number, rules, today)
-    ticket = SupportTicket(brand=brand, customer_id=customer.id if customer else None,
-                           policy_number=policy_number, reply_email=reply_email, reason=reason,
-                           text=text, status="open", created_at=now)
+    ticket = SupportTicket(
+        brand=brand,
+        customer_id=customer.id if customer else None,
+        policy_number=policy_number,
+        reply_email=reply_email,
+        reason=reason,
+        text=text,
+        status="open",
+        created_at=now,
+    )
     session.add(ticket)
     session.flush()
     assign_number(ticket, rules.number_prefix, "TK", now)
@@ -38,8 +55,7 @@ def phone_hours(rules: BrandRules, at: datetime) -> dict[str, Any]:
     tz = ZoneInfo(SUPPORT_TIMEZONE)
     local = at.astimezone(tz)
     schedule = [
-        {"weekday": day, "slots": [{"start": s.start.strftime("%H:%M"), "end": s.end.strftime("%H:%M")}
-                                    for s in slots]}
+        {"weekday": day, "slots": [{"start": s.start.strftime("%H:%M"), "end": s.end.strftime("%H:%M")} for s in slots]}
         for day, slots in sorted(rules.phone_hours.items())
     ]
     open_now, closes_at, next_opening = False, None, None

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, time
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, Integer, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from backend_stub.app import create_app
 from backend_stub.clock import ROME, FrozenClock
 from backend_stub.config import Settings
-from backend_stub.db import drop_schema
+from backend_stub.db import Base, create_schema
 from backend_stub.fake_twilio import FakeTwilio
 
 PG_URL = os.environ.get("BACKEND_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -35,19 +36,20 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A throw-away schema on the PostgreSQL server; skipped only if the server does not answer."""
-    engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
-    try:
-        conn = engine.connect()
-    except OperationalError as exc:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL does not answer at {make_url(PG_URL).render_as_string(hide_password=True)} "
-                    f"(set BACKEND_TEST_PG_URL): {type(exc.orig).__name__}")
+    url = make_url(PG_URL)
+    shown = url.render_as_string(hide_password=True)
+    try:  # skip only when nothing listens; a refusal by a running server is a failure
+        socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=3).close()
+    except OSError as exc:
+        pytest.skip(f"PostgreSQL does not answer at {shown} (set BACKEND_TEST_PG_URL): {exc}")
+    engine = create_engine(url, connect_args={"connect_timeout": 5})
+    conn = engine.connect()
     schema = f"backend_stub_test_{uuid.uuid4().hex[:12]}"
     conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     conn.commit()
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    schema_url = url.update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        yield url.render_as_string(hide_password=False)
+        yield schema_url.render_as_string(hide_password=False)
     finally:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         conn.commit()
@@ -55,16 +57,27 @@ def pg_url() -> Iterator[str]:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_tables(pg_url: str) -> Iterator[Engine]:
+    """The schema's tables, created once per session; tests empty them (faster than re-creating)."""
+    engine = create_engine(pg_url)
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
-    """A fresh, empty database of each kind."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind: a new SQLite file, or the PostgreSQL schema emptied."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'backend.sqlite3'}"
-    url: str = request.getfixturevalue("pg_url")
-    engine = create_engine(url)
-    drop_schema(engine)
-    engine.dispose()
-    return url
+    engine: Engine = request.getfixturevalue("pg_tables")
+    with engine.begin() as conn:  # DELETE + sequence reset: ~10x faster than TRUNCATE here
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+            if "id" in table.c and isinstance(table.c.id.type, Integer):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), 1, false)"))
+    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -75,9 +88,14 @@ def clock() -> FrozenClock:
 
 
 def make_settings(database_url: str, fake_twilio: FakeTwilio, **extra: str) -> Settings:
-    env = {"BACKEND_DATABASE_URL": database_url, "SMS_MODE": "fake_twilio",
-           "TWILIO_API_BASE_URL": fake_twilio.url, "BACKEND_API_KEY": API_KEY,
-           "BACKEND_OTP_SECRET": "test-otp-secret", **extra}
+    env = {
+        "BACKEND_DATABASE_URL": database_url,
+        "SMS_MODE": "fake_twilio",
+        "TWILIO_API_BASE_URL": fake_twilio.url,
+        "BACKEND_API_KEY": API_KEY,
+        "BACKEND_OTP_SECRET": "test-otp-secret",
+        **extra,
+    }
     return Settings.from_env(env)
 
 
@@ -107,14 +125,14 @@ def last_code(fake: FakeTwilio, to: str) -> str:
     return match.group(1)
 
 
-def otp_verified(client: TestClient, fake: FakeTwilio, customer_id: int, mobile: str,
-                 purpose: str = "payment") -> str:
+def otp_verified(client: TestClient, fake: FakeTwilio, customer_id: int, mobile: str, purpose: str = "payment") -> str:
     """Ask a code, read it from the fake Twilio, verify it; returns the challenge id."""
     created = client.post(f"/v1/customers/{customer_id}/otp-challenges", json={"purpose": purpose})
     assert created.status_code == 201, created.text
     challenge_id: str = created.json()["challenge_id"]
-    verified = client.post(f"/v1/customers/{customer_id}/otp-challenges/{challenge_id}/verify",
-                           json={"code": last_code(fake, mobile)})
+    verified = client.post(
+        f"/v1/customers/{customer_id}/otp-challenges/{challenge_id}/verify", json={"code": last_code(fake, mobile)}
+    )
     assert verified.status_code == 200, verified.text
     return challenge_id
 

@@ -130,8 +130,10 @@ def test_hidden_archived_policy_is_not_reachable(client: TestClient) -> None:
 
 
 def test_another_customers_policy_is_refused(client: TestClient) -> None:
-    for path in (f"/v1/customers/{MARIO}/policies/AL10000004",
-                 f"/v1/customers/{MARIO}/policies/AL10000004/installments"):
+    for path in (
+        f"/v1/customers/{MARIO}/policies/AL10000004",
+        f"/v1/customers/{MARIO}/policies/AL10000004/installments",
+    ):
         response = client.get(path)
         assert response.status_code == 404 and error_code(response) == "policy_not_owned"
     unknown = client.get(f"/v1/customers/{MARIO}/policies/AL99999999")
@@ -151,5 +153,29 @@ def test_installments_with_payable_flags(client: TestClient) -> None:
     assert luca["payment_method"] == "sdd"
     assert {r["reason"] for r in luca["installments"] if not r["paid"]} == {"sdd_not_payable"}
     francesca = client.get(f"/v1/customers/{FRANCESCA}/policies/AL10000005/installments").json()["installments"]
-    assert [r["reason"] for r in francesca] == ["overdue_more_than_6_months", "older_installment_not_payable",
-                                                "older_installment_not_payable"]
+    assert [r["reason"] for r in francesca] == [
+        "overdue_more_than_6_months",
+        "older_installment_not_payable",
+        "older_installment_not_payable",
+    ]
+
+
+def test_staff_header_hides_customers_of_other_agencies(client: TestClient) -> None:
+    staff = {"X-Staff-Agency": "AL-MI-001"}
+    assert client.get(f"/v1/customers/{MARIO}", headers=staff).status_code == 200
+    for path in (
+        f"/v1/customers/{LUCA}",
+        f"/v1/customers/{LUCA}/contacts",
+        f"/v1/customers/{LUCA}/policies",
+        f"/v1/customers/{LUCA}/policies/AL10000004/installments",
+    ):
+        response = client.get(path, headers=staff)
+        assert response.status_code == 404 and error_code(response) == "customer_not_found", path
+    otp = client.post(f"/v1/customers/{LUCA}/otp-challenges", json={"purpose": "step_up"}, headers=staff)
+    assert otp.status_code == 404
+    lookup = client.post("/v1/customers/lookup", json={"mobile": "+393205556677"}, headers=staff)
+    assert lookup.status_code == 404
+    mixed = client.post("/v1/customers/lookup", json={"fiscal_code": MARIO_CF, "agency": "AL-NA-002"}, headers=staff)
+    assert mixed.status_code == 404
+    bad = client.get(f"/v1/customers/{MARIO}", headers={"X-Staff-Agency": "everything"})
+    assert bad.status_code == 422

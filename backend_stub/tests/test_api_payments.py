@@ -26,8 +26,15 @@ def unpaid_ids(client: TestClient, customer: int, policy: str) -> list[int]:
     return [i["id"] for i in installments(client, customer, policy) if not i["paid"]]
 
 
-def pay(client: TestClient, customer: int, policy: str, ids: list[int], otp: str | None = None,
-        method: str = "card", **extra: Any):  # type: ignore[no-untyped-def]
+def pay(
+    client: TestClient,
+    customer: int,
+    policy: str,
+    ids: list[int],
+    otp: str | None = None,
+    method: str = "card",
+    **extra: Any,
+):  # type: ignore[no-untyped-def]
     body = {"policy_number": policy, "installment_ids": ids, "method": method, **extra}
     if otp is not None:
         body["otp_challenge_id"] = otp
@@ -65,8 +72,9 @@ def test_mybank_and_protection_within_30_days(client: TestClient, fake_twilio: F
     assert pay(client, GIULIA, "AL10000002", ids[:1], otp, method="mybank").status_code == 201
 
 
-def test_otp_is_required_verified_and_single_use(client: TestClient, fake_twilio: FakeTwilio,
-                                                 clock: FrozenClock, app) -> None:  # type: ignore[no-untyped-def]
+def test_otp_is_required_verified_and_single_use(
+    client: TestClient, fake_twilio: FakeTwilio, clock: FrozenClock, app
+) -> None:  # type: ignore[no-untyped-def]
     ids = unpaid_ids(client, MARIO, "AL10000001")
     missing = pay(client, MARIO, "AL10000001", ids[:1])
     assert missing.status_code == 403 and error_code(missing) == "otp_required"
@@ -96,20 +104,31 @@ def test_otp_of_another_customer_is_refused(client: TestClient, fake_twilio: Fak
     assert response.status_code == 404 and error_code(response) == "otp_challenge_not_found"
 
 
-@pytest.mark.parametrize("customer,policy,pick,code,status", [
-    (LUCA, "AL10000004", [0], "sdd_not_payable", 422),
-    (AGRICOLA, "CV20000008", [0], "sdd_not_payable", 422),
-    (FRANCESCA, "AL10000005", [0], "overdue_more_than_6_months", 422),
-    (FRANCESCA, "AL10000005", [1], "installment_skipped", 422),
-    (MARIO, "AL10000001", [1], "installment_skipped", 422),
-    (MARIO, "AL10000001", [0, 2], "installment_skipped", 422),
-    (MARIO, "AL10000001", [0, 1, 2, 3, 4], "not_yet_due", 422),
-    (GIULIA, "AL10000002", [1], "protection_not_yet_due", 422),
-    (GIULIA, "AL10000002", [0, 1], "protection_not_yet_due", 422),
-    (DAVIDE, "CV20000006", [1], "installment_skipped", 422),
-])
-def test_refusal_rules(client: TestClient, fake_twilio: FakeTwilio, app, customer: int, policy: str,  # type: ignore[no-untyped-def]
-                       pick: list[int], code: str, status: int) -> None:
+@pytest.mark.parametrize(
+    "customer,policy,pick,code,status",
+    [
+        (LUCA, "AL10000004", [0], "sdd_not_payable", 422),
+        (AGRICOLA, "CV20000008", [0], "sdd_not_payable", 422),
+        (FRANCESCA, "AL10000005", [0], "overdue_more_than_6_months", 422),
+        (FRANCESCA, "AL10000005", [1], "installment_skipped", 422),
+        (MARIO, "AL10000001", [1], "installment_skipped", 422),
+        (MARIO, "AL10000001", [0, 2], "installment_skipped", 422),
+        (MARIO, "AL10000001", [0, 1, 2, 3, 4], "not_yet_due", 422),
+        (GIULIA, "AL10000002", [1], "protection_not_yet_due", 422),
+        (GIULIA, "AL10000002", [0, 1], "protection_not_yet_due", 422),
+        (DAVIDE, "CV20000006", [1], "installment_skipped", 422),
+    ],
+)
+def test_refusal_rules(
+    client: TestClient,
+    fake_twilio: FakeTwilio,
+    app,
+    customer: int,
+    policy: str,  # type: ignore[no-untyped-def]
+    pick: list[int],
+    code: str,
+    status: int,
+) -> None:
     ids = unpaid_ids(client, customer, policy)
     otp = otp_verified(client, fake_twilio, customer, MOBILE[customer])
     response = pay(client, customer, policy, [ids[i] for i in pick], otp)
@@ -153,12 +172,15 @@ def test_archived_policy_not_payable(client: TestClient) -> None:
     assert [r["reason"] for r in giulia_old] == ["already_paid"]
 
 
-@pytest.mark.parametrize("method,network,code", [
-    ("sdd", None, "method_not_allowed"),
-    ("paypal", None, "method_not_allowed"),
-    ("card", "amex", "card_network_not_allowed"),
-    ("mybank", "visa", "card_network_not_allowed"),
-])
+@pytest.mark.parametrize(
+    "method,network,code",
+    [
+        ("sdd", None, "method_not_allowed"),
+        ("paypal", None, "method_not_allowed"),
+        ("card", "amex", "card_network_not_allowed"),
+        ("mybank", "visa", "card_network_not_allowed"),
+    ],
+)
 def test_payment_methods(client: TestClient, method: str, network: str | None, code: str) -> None:
     ids = unpaid_ids(client, MARIO, "AL10000001")
     extra = {"card_network": network} if network else {}
@@ -168,8 +190,7 @@ def test_payment_methods(client: TestClient, method: str, network: str | None, c
 
 def test_dry_run_writes_nothing(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
     ids = unpaid_ids(client, MARIO, "AL10000001")
-    response = pay(client, MARIO, "AL10000001", ids[:3], method="card",
-                   card_network="MasterCard", dry_run=True)
+    response = pay(client, MARIO, "AL10000001", ids[:3], method="card", card_network="MasterCard", dry_run=True)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "valid" and body["payment_link"] is None and body["amount_cents"] == 36000

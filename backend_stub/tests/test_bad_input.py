@@ -59,18 +59,64 @@ CASES: list[tuple[str, str, Any]] = [
     ("POST", PAY, {"json": {**GOOD_PAY, "dry_run": False, "otp_challenge_id": "x" * 65}}),
     ("POST", PAY, {"json": {**GOOD_PAY, "dry_run": "maybe"}}),
     ("POST", f"{P}/service-requests", {"json": {"kind": "claim", "policy_number": "AL10000001", "details": "x"}}),
-    ("POST", f"{P}/service-requests", {"json": {"kind": "claim", "policy_number": "AL10000001",
-                                                "details": {"description": "\x00", "event_date": "2024-01-01"}}}),
-    ("POST", f"{P}/service-requests", {"json": {"kind": "claim", "policy_number": "AL10000001",
-                                                "details": {"description": "ok", "event_date": "31/12/2024"}}}),
-    ("POST", f"{P}/service-requests", {"json": {"kind": "extra_payment", "policy_number": "AL10000001",
-                                                "details": {"amount": "1e400"}}}),
-    ("POST", f"{P}/service-requests", {"json": {"kind": "extra_payment", "policy_number": "AL10000001",
-                                                "details": {"amount": "NaN"}}}),
-    ("POST", "/v1/support-tickets", {"json": {"brand": "cavita", "reply_email": "a@b.it", "reason": "navigazione",
-                                              "text": "ok", "customer_id": 2**40}}),
-    ("POST", "/v1/support-tickets", {"json": {"brand": "cavita", "reply_email": "a@b.it", "reason": "navigazione",
-                                              "text": "ok", "customer_id": 424242}}),
+    (
+        "POST",
+        f"{P}/service-requests",
+        {
+            "json": {
+                "kind": "claim",
+                "policy_number": "AL10000001",
+                "details": {"description": "\x00", "event_date": "2024-01-01"},
+            }
+        },
+    ),
+    (
+        "POST",
+        f"{P}/service-requests",
+        {
+            "json": {
+                "kind": "claim",
+                "policy_number": "AL10000001",
+                "details": {"description": "ok", "event_date": "31/12/2024"},
+            }
+        },
+    ),
+    (
+        "POST",
+        f"{P}/service-requests",
+        {"json": {"kind": "extra_payment", "policy_number": "AL10000001", "details": {"amount": "1e400"}}},
+    ),
+    (
+        "POST",
+        f"{P}/service-requests",
+        {"json": {"kind": "extra_payment", "policy_number": "AL10000001", "details": {"amount": "NaN"}}},
+    ),
+    (
+        "POST",
+        "/v1/support-tickets",
+        {
+            "json": {
+                "brand": "cavita",
+                "reply_email": "a@b.it",
+                "reason": "navigazione",
+                "text": "ok",
+                "customer_id": 2**40,
+            }
+        },
+    ),
+    (
+        "POST",
+        "/v1/support-tickets",
+        {
+            "json": {
+                "brand": "cavita",
+                "reply_email": "a@b.it",
+                "reason": "navigazione",
+                "text": "ok",
+                "customer_id": 424242,
+            }
+        },
+    ),
     ("GET", "/v1/support/hours", {"params": {"brand": "cavita", "at": "yesterday"}}),
     ("GET", "/nope", None),
     ("DELETE", P, None),

@@ -34,7 +34,9 @@ def test_fake_twilio_behaves_like_the_api() -> None:
             listed = json.load(response)
         assert [m["body"] for m in listed] == ["ciao"]
         fetch = urllib.request.Request(f"{fake.url}/2010-04-01/Accounts/{DEFAULT_SID}/Messages/{body['sid']}.json")
-        fetch.add_header("Authorization", "Basic " + base64.b64encode(f"{DEFAULT_SID}:{DEFAULT_TOKEN}".encode()).decode())
+        fetch.add_header(
+            "Authorization", "Basic " + base64.b64encode(f"{DEFAULT_SID}:{DEFAULT_TOKEN}".encode()).decode()
+        )
         with urllib.request.urlopen(fetch) as response:
             assert json.load(response)["to"] == "+393331234567"
         urllib.request.urlopen(urllib.request.Request(f"{fake.url}/_messages", method="DELETE")).close()

@@ -16,8 +16,9 @@ from .demo import MARIO, MOBILE
 MARIO_CF = "RSSMRA80A01H501U"
 
 
-def test_a_full_flow_leaves_no_secrets_in_the_logs(client: TestClient, fake_twilio: FakeTwilio,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_a_full_flow_leaves_no_secrets_in_the_logs(
+    client: TestClient, fake_twilio: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     assert client.post("/v1/customers/lookup", json={"fiscal_code": MARIO_CF}).status_code == 200
     challenge = client.post(f"/v1/customers/{MARIO}/otp-challenges", json={"purpose": "payment"}).json()
@@ -26,9 +27,15 @@ def test_a_full_flow_leaves_no_secrets_in_the_logs(client: TestClient, fake_twil
     client.post(f"/v1/customers/{MARIO}/otp-challenges/{challenge['challenge_id']}/verify", json={"code": wrong})
     client.post(f"/v1/customers/{MARIO}/otp-challenges/{challenge['challenge_id']}/verify", json={"code": code})
     installments = client.get(f"/v1/customers/{MARIO}/policies/AL10000001/installments").json()["installments"]
-    paid = client.post(f"/v1/customers/{MARIO}/payment-requests", json={
-        "policy_number": "AL10000001", "installment_ids": [installments[1]["id"]], "method": "card",
-        "otp_challenge_id": challenge["challenge_id"]})
+    paid = client.post(
+        f"/v1/customers/{MARIO}/payment-requests",
+        json={
+            "policy_number": "AL10000001",
+            "installment_ids": [installments[1]["id"]],
+            "method": "card",
+            "otp_challenge_id": challenge["challenge_id"],
+        },
+    )
     assert paid.status_code == 201
     token = paid.json()["payment_link"].rsplit("/", 1)[1]
     client.get(f"/pay/{token}")
@@ -40,8 +47,9 @@ def test_a_full_flow_leaves_no_secrets_in_the_logs(client: TestClient, fake_twil
 
 
 def test_redacting_filter_scrubs_what_slips_through() -> None:
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "user %s code %s at /pay/%s", (
-        MARIO_CF, "123456", "tok_en-123"), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "user %s code %s at /pay/%s", (MARIO_CF, "123456", "tok_en-123"), None
+    )
     assert RedactingFilter().filter(record)
     message = record.getMessage()
     assert MARIO_CF not in message and "123456" not in message and "tok_en-123" not in message

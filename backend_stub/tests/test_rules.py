@@ -44,8 +44,7 @@ def test_add_months_clamps_to_month_end() -> None:
 def test_sdd_and_inactive_policies_are_not_payable() -> None:
     items = [inst(1, -10), inst(2, 5)]
     assert set(assess(PolicyFacts("vita", "active", "sdd"), items, ALLEANZA, TODAY).values()) == {"sdd_not_payable"}
-    assert set(assess(PolicyFacts("vita", "expired", "card"), items, ALLEANZA, TODAY).values()) == {
-        "policy_not_active"}
+    assert set(assess(PolicyFacts("vita", "expired", "card"), items, ALLEANZA, TODAY).values()) == {"policy_not_active"}
 
 
 def test_six_months_boundary() -> None:
@@ -72,8 +71,11 @@ def test_current_installment_far_in_the_future_is_not_yet_due() -> None:
 
 def test_old_arrears_block_everything_after() -> None:
     reasons = assess(VITA, [inst(1, -250), inst(2, -100), inst(3, -10)], ALLEANZA, TODAY)
-    assert reasons == {1: "overdue_more_than_6_months", 2: "older_installment_not_payable",
-                       3: "older_installment_not_payable"}
+    assert reasons == {
+        1: "overdue_more_than_6_months",
+        2: "older_installment_not_payable",
+        3: "older_installment_not_payable",
+    }
 
 
 def refusal(items: list[InstallmentFacts], selected: list[int], policy: PolicyFacts = VITA) -> ApiError:
@@ -124,16 +126,19 @@ def rome(*args: int) -> datetime:
     return datetime(*args, tzinfo=ROME)
 
 
-@pytest.mark.parametrize("when,open_now", [
-    (rome(2025, 7, 7, 10, 0), True),     # Monday morning
-    (rome(2025, 7, 7, 13, 45), False),   # lunch break
-    (rome(2025, 7, 10, 17, 15), True),   # Thursday until 17:30
-    (rome(2025, 7, 11, 17, 15), False),  # Friday until 17:00
-    (rome(2025, 7, 11, 16, 59), True),
-    (rome(2025, 7, 12, 10, 0), False),   # Saturday
-    (rome(2025, 7, 7, 8, 59), False),
-    (rome(2025, 7, 7, 17, 30), False),   # closing time is excluded
-])
+@pytest.mark.parametrize(
+    "when,open_now",
+    [
+        (rome(2025, 7, 7, 10, 0), True),  # Monday morning
+        (rome(2025, 7, 7, 13, 45), False),  # lunch break
+        (rome(2025, 7, 10, 17, 15), True),  # Thursday until 17:30
+        (rome(2025, 7, 11, 17, 15), False),  # Friday until 17:00
+        (rome(2025, 7, 11, 16, 59), True),
+        (rome(2025, 7, 12, 10, 0), False),  # Saturday
+        (rome(2025, 7, 7, 8, 59), False),
+        (rome(2025, 7, 7, 17, 30), False),  # closing time is excluded
+    ],
+)
 def test_cavita_phone_hours(when: datetime, open_now: bool) -> None:
     assert phone_hours(CAVITA, when)["open_now"] is open_now
 

@@ -40,7 +40,9 @@ def test_identifiers_are_valid() -> None:
             if c.kind == "mobile":
                 assert validate_phone(c.value) == c.value
         assert sum("dispositive" in c.roles for c in d.contacts) <= 1
-    omocodic = [d for d in demos if d.fiscal_code and any(d.fiscal_code[i].isalpha() for i in (6, 7, 9, 10, 12, 13, 14))]
+    omocodic = [
+        d for d in demos if d.fiscal_code and any(d.fiscal_code[i].isalpha() for i in (6, 7, 9, 10, 12, 13, 14))
+    ]
     assert omocodic  # at least one omocodic code
 
 
@@ -53,14 +55,18 @@ def test_every_advertised_case_is_seeded() -> None:
 
     assert any(p.method == "sdd" for p in policies)
     protection = [p for p in policies if p.line == "protezione"]
-    assert any(any(not paid and 0 <= (due(o) - TODAY).days <= 30 for o, _, paid in p.installments) and
-               any(not paid and (due(o) - TODAY).days > 30 for o, _, paid in p.installments) for p in protection)
+    assert any(
+        any(not paid and 0 <= (due(o) - TODAY).days <= 30 for o, _, paid in p.installments)
+        and any(not paid and (due(o) - TODAY).days > 30 for o, _, paid in p.installments)
+        for p in protection
+    )
     assert any(not paid and due(o) < add_months(TODAY, -6) for p in policies for o, _, paid in p.installments)
     assert any(sum(not paid and due(o) < TODAY for o, _, paid in p.installments) >= 3 for p in policies)
     assert any(d.kind == "company" and d.legal_rep for d in demos)
     assert any(not any(c.kind == "mobile" for c in d.contacts) for d in demos)
-    cavita_archived = [p.end_months_ago for d in demos if d.brand == "cavita" for p in d.policies
-                       if p.status != "active"]
+    cavita_archived = [
+        p.end_months_ago for d in demos if d.brand == "cavita" for p in d.policies if p.status != "active"
+    ]
     assert 10 in cavita_archived and 30 in cavita_archived
     assert any(not c.confirmed for d in demos for c in d.contacts)
     for d in demos:
@@ -77,8 +83,12 @@ def test_seeding_is_idempotent(database_url: str, clock: FrozenClock, fake_twili
     for _ in range(2):
         app = create_app(make_settings(database_url, fake_twilio), clock=clock)
         with app.state.session_factory() as session:
-            counts.append(tuple(session.scalar(select(func.count()).select_from(model))
-                                for model in (Customer, Contact, Policy, Installment)))
+            counts.append(
+                tuple(
+                    session.scalar(select(func.count()).select_from(model))
+                    for model in (Customer, Contact, Policy, Installment)
+                )
+            )
         app.state.engine.dispose()
     assert counts[0] == counts[1] and counts[0][0] == len(demo_customers(TODAY))
 

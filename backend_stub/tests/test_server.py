@@ -24,13 +24,19 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_module_serves_http(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "BACKEND_PORT": str(port), "BACKEND_API_KEY": "server-key",
-           "BACKEND_DATABASE_URL": f"sqlite:///{tmp_path / 'nested' / 'backend.sqlite3'}",
-           "SMS_MODE": "console", "SMS_OUTBOX_PATH": str(tmp_path / "outbox.jsonl")}
+    env = {
+        **os.environ,
+        "BACKEND_PORT": str(port),
+        "BACKEND_API_KEY": "server-key",
+        "BACKEND_DATABASE_URL": f"sqlite:///{tmp_path / 'nested' / 'backend.sqlite3'}",
+        "SMS_MODE": "console",
+        "SMS_OUTBOX_PATH": str(tmp_path / "outbox.jsonl"),
+    }
     log_path = tmp_path / "server.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "backend_stub"], cwd=REPO_ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend_stub"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -22,8 +22,9 @@ from .demo import FRANCESCA, MARCO, MARIO, MOBILE, SARA
 
 
 @pytest.mark.parametrize("customer,length", [(MARIO, 6), (FRANCESCA, 6), (MARCO, 5), (SARA, 5)])
-def test_real_client_sends_to_the_dispositive_mobile(client: TestClient, fake_twilio: FakeTwilio,
-                                                     customer: int, length: int) -> None:
+def test_real_client_sends_to_the_dispositive_mobile(
+    client: TestClient, fake_twilio: FakeTwilio, customer: int, length: int
+) -> None:
     response = client.post(f"/v1/customers/{customer}/otp-challenges", json={"purpose": "step_up"})
     assert response.status_code == 201
     [message] = fake_twilio.wait_for(1)
@@ -55,8 +56,9 @@ def test_wrong_credentials_and_unreachable_provider(fake_twilio: FakeTwilio) -> 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    down = TwilioSms(FAKE_TWILIO_SID, FAKE_TWILIO_TOKEN, FAKE_TWILIO_FROM,
-                     base_url=f"http://127.0.0.1:{closed_port}", timeout=2)
+    down = TwilioSms(
+        FAKE_TWILIO_SID, FAKE_TWILIO_TOKEN, FAKE_TWILIO_FROM, base_url=f"http://127.0.0.1:{closed_port}", timeout=2
+    )
     with pytest.raises(SmsError):
         down.send("+393331234567", "x", "x")
 
@@ -72,11 +74,19 @@ def test_provider_down_gives_502(database_url: str, clock: FrozenClock, fake_twi
         app.state.engine.dispose()
 
 
-def test_console_mode_writes_outbox_and_masks_the_log(tmp_path, clock: FrozenClock,  # type: ignore[no-untyped-def]
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_console_mode_writes_outbox_and_masks_the_log(
+    tmp_path,
+    clock: FrozenClock,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     outbox = tmp_path / "outbox.jsonl"
-    settings = Settings.from_env({"BACKEND_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                                  "SMS_OUTBOX_PATH": str(outbox), "BACKEND_API_KEY": API_KEY})
+    settings = Settings.from_env(
+        {
+            "BACKEND_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "SMS_OUTBOX_PATH": str(outbox),
+            "BACKEND_API_KEY": API_KEY,
+        }
+    )
     assert settings.sms_mode == "console"
     app = create_app(settings, clock=clock)
     caplog.set_level(logging.INFO)
@@ -89,8 +99,9 @@ def test_console_mode_writes_outbox_and_masks_the_log(tmp_path, clock: FrozenClo
             code = re.search(r"\b(\d{5})\b", record["body"]).group(1)  # type: ignore[union-attr]
             assert code not in caplog.text
             assert "*****" in caplog.text and "+39 *** *** 1234" in caplog.text
-            verified = client.post(f"/v1/customers/{MARCO}/otp-challenges/{response.json()['challenge_id']}/verify",
-                                   json={"code": code})
+            verified = client.post(
+                f"/v1/customers/{MARCO}/otp-challenges/{response.json()['challenge_id']}/verify", json={"code": code}
+            )
             assert verified.status_code == 200
     finally:
         app.state.engine.dispose()
@@ -101,6 +112,14 @@ def test_mode_configuration_errors() -> None:
         make_sms_sender(Settings.from_env({"SMS_MODE": "twilio"}))
     with pytest.raises(ValueError, match="TWILIO_API_BASE_URL"):
         make_sms_sender(Settings.from_env({"SMS_MODE": "fake_twilio"}))
-    real = make_sms_sender(Settings.from_env({"SMS_MODE": "twilio", "TWILIO_ACCOUNT_SID": FAKE_TWILIO_SID,
-                                              "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM": "+15005550006"}))
+    real = make_sms_sender(
+        Settings.from_env(
+            {
+                "SMS_MODE": "twilio",
+                "TWILIO_ACCOUNT_SID": FAKE_TWILIO_SID,
+                "TWILIO_AUTH_TOKEN": "t",
+                "TWILIO_FROM": "+15005550006",
+            }
+        )
+    )
     assert isinstance(real, TwilioSms) and real.client.api.base_url == "https://api.twilio.com"

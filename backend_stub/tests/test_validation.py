@@ -35,16 +35,19 @@ def test_fiscal_code_is_normalised() -> None:
     assert validate_fiscal_code(" mrtmtt25d09 f205z ") == "MRTMTT25D09F205Z"
 
 
-@pytest.mark.parametrize("code", [
-    "MRTMTT25D09F205A",   # wrong check character
-    "MRTMTT25D09F20RZ",   # omocodic variant keeping the original check character
-    "MRTMTT25D09F205",    # 15 characters
-    "MRTMTT25D09F205ZZ",  # 17 characters
-    "MRTMTTA5D09F205Z",   # 'A' is not an omocodia letter
-    "MRTMTT25K09F205Z",   # 'K' is not a month letter
-    "1RTMTT25D09F205Z",   # digit in the surname part
-    "",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "MRTMTT25D09F205A",  # wrong check character
+        "MRTMTT25D09F20RZ",  # omocodic variant keeping the original check character
+        "MRTMTT25D09F205",  # 15 characters
+        "MRTMTT25D09F205ZZ",  # 17 characters
+        "MRTMTTA5D09F205Z",  # 'A' is not an omocodia letter
+        "MRTMTT25K09F205Z",  # 'K' is not a month letter
+        "1RTMTT25D09F205Z",  # digit in the surname part
+        "",
+    ],
+)
 def test_invalid_fiscal_codes(code: str) -> None:
     with pytest.raises(InvalidValue) as info:
         validate_fiscal_code(code)
@@ -78,24 +81,33 @@ def test_omocode_replaces_digits_from_the_right() -> None:
 
 
 # Partita IVA: 12345678903 and 00934061003 checked by hand (Luhn-like, doubling even positions).
-@pytest.mark.parametrize("raw,expected", [
-    ("12345678903", "12345678903"),
-    ("00934061003", "00934061003"),
-    ("IT 00934061003", "00934061003"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("12345678903", "12345678903"),
+        ("00934061003", "00934061003"),
+        ("IT 00934061003", "00934061003"),
+    ],
+)
 def test_valid_partita_iva(raw: str, expected: str) -> None:
     assert validate_partita_iva(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["12345678901", "00934061004", "1234567890", "123456789031", "00000000000",
-                                 "1234567890A", ""])
+@pytest.mark.parametrize(
+    "raw", ["12345678901", "00934061004", "1234567890", "123456789031", "00000000000", "1234567890A", ""]
+)
 def test_invalid_partita_iva(raw: str) -> None:
     assert not is_valid_partita_iva(raw)
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("AL10000001", "AL10000001"), ("al-1000 0001", "AL10000001"), ("CV 2000 0005", "CV20000005"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("AL10000001", "AL10000001"),
+        ("al-1000 0001", "AL10000001"),
+        ("CV 2000 0005", "CV20000005"),
+    ],
+)
 def test_policy_numbers(raw: str, expected: str) -> None:
     assert validate_policy_number(raw) == expected
 
@@ -107,29 +119,46 @@ def test_invalid_policy_numbers(raw: str) -> None:
     assert info.value.code == "invalid_policy_number"
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("Mario.Rossi@Example.IT", "mario.rossi@example.it"),
-    (" m+tag@sub.example.com ", "m+tag@sub.example.com"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("Mario.Rossi@Example.IT", "mario.rossi@example.it"),
+        (" m+tag@sub.example.com ", "m+tag@sub.example.com"),
+    ],
+)
 def test_valid_emails(raw: str, expected: str) -> None:
     assert validate_email(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["mario@", "@example.it", "mario rossi@example.it", "mario@example",
-                                 "mario..rossi@example.it", "a" * 65 + "@example.it", "mario@-example.it", ""])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "mario@",
+        "@example.it",
+        "mario rossi@example.it",
+        "mario@example",
+        "mario..rossi@example.it",
+        "a" * 65 + "@example.it",
+        "mario@-example.it",
+        "",
+    ],
+)
 def test_invalid_emails(raw: str) -> None:
     with pytest.raises(InvalidValue):
         validate_email(raw)
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("+39 333 123 4567", "+393331234567"),
-    ("333-1234567", "+393331234567"),
-    ("0039 333 1234567", "+393331234567"),
-    ("39 333 1234567", "+393331234567"),
-    ("(02) 1234567", "+39021234567"),
-    ("+44 20 7946 0958", "+442079460958"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("+39 333 123 4567", "+393331234567"),
+        ("333-1234567", "+393331234567"),
+        ("0039 333 1234567", "+393331234567"),
+        ("39 333 1234567", "+393331234567"),
+        ("(02) 1234567", "+39021234567"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
 def test_phone_numbers_become_e164(raw: str, expected: str) -> None:
     assert validate_phone(raw) == expected
 

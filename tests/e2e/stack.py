@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -40,9 +41,15 @@ def wait_until_up(url: str, processes: list[subprocess.Popen], logs: list[Path])
     raise TimeoutError(f"{url} not up after {STARTUP_SECONDS}s")
 
 
+@dataclass
+class Stack:
+    url: str  # the Rasa server's base URL
+    processes: list[subprocess.Popen]  # action server, Rasa server
+
+
 @contextmanager
-def running_stack(workdir: Path, default_brand: str = "alleanza") -> Iterator[str]:
-    """Yield the Rasa server's base URL; stop both servers afterwards."""
+def running_stack(workdir: Path, default_brand: str = "alleanza") -> Iterator[Stack]:
+    """Start both servers, yield them once they answer, stop them afterwards."""
     if not MODEL.exists():
         raise FileNotFoundError(f"{MODEL} missing: run 'make setup' first")
     actions_port, rasa_port = free_port(), free_port()
@@ -70,7 +77,7 @@ def running_stack(workdir: Path, default_brand: str = "alleanza") -> Iterator[st
         base = f"http://127.0.0.1:{rasa_port}"
         wait_until_up(f"{base}/webhooks/rest/", processes, logs)
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes, logs)
-        yield base
+        yield Stack(base, processes)
     finally:
         for process in processes:
             process.terminate()

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def rasa_url(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as url:
-        yield url
+    with running_stack(tmp_path_factory.mktemp("stack")) as stack:
+        yield stack.url
 
 
 def say(rasa_url: str, text: str, brand: str | None = None, sender: str | None = None):
