@@ -21,7 +21,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.stack import running_stack  # noqa: E402
+from tests.e2e.stack import child_pids, running_stack  # noqa: E402
 
 QUESTIONS = [
     "ciao",
@@ -58,12 +58,15 @@ def main() -> None:
                                           timeout=60)
                     latencies.append((time.perf_counter() - t0) * 1000)
                     reply.raise_for_status()
-        actions, rasa = (rss_mb(p.pid) for p in stack.processes)
+        memory = {pid: rss_mb(pid) for pid in child_pids(stack.process.pid)}
+        commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                    for pid in memory}
     latencies.sort()
     print(f"start-up until both servers answer: {startup:.1f} s")
     print(f"messages: {len(latencies)}  latency median {statistics.median(latencies):.0f} ms, "
           f"p95 {latencies[int(0.95 * len(latencies)) - 1]:.0f} ms, max {latencies[-1]:.0f} ms")
-    print(f"resident memory: rasa server {rasa:.0f} MB, action server {actions:.0f} MB")
+    for pid, mb in memory.items():
+        print(f"resident memory {mb:6.0f} MB  {commands[pid].decode()[:90]}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 # Starts the whole stack in the foreground and stops all of it on Ctrl-C:
 #   backend stub :8000 (when set up), action server :5055, Rasa server :5005
 #   (REST /webhooks/rest/webhook and socket.io channels, see credentials.yml).
+# Ports and the tracker database can be moved with RASA_PORT, ACTIONS_PORT, BACKEND_PORT
+# and RASA_TRACKER_DB (the tests run a private stack that way).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -9,6 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
 export ASSISTANT_DEFAULT_BRAND="${ASSISTANT_DEFAULT_BRAND:-alleanza}"
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+RASA_TRACKER_DB="${RASA_TRACKER_DB:-var/rasa_tracker.sqlite3}"
 mkdir -p var
 
 if [[ ! -f models/area-clienti.tar.gz ]]; then
@@ -16,13 +19,20 @@ if [[ ! -f models/area-clienti.tar.gz ]]; then
   exit 1
 fi
 
+# endpoints.yml with this run's action-server port and tracker database.
+endpoints="$(mktemp "${TMPDIR:-/tmp}/endpoints.XXXXXX.yml")"
+sed -e "s#127.0.0.1:5055#127.0.0.1:${ACTIONS_PORT}#" \
+    -e "s#var/rasa_tracker.sqlite3#${RASA_TRACKER_DB}#" endpoints.yml > "$endpoints"
+
 pids=()
 stop() {
   trap - INT TERM EXIT
   echo; echo "stopping..."
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f "$endpoints"
   echo "stopped"
+  exit 0
 }
 trap stop INT TERM EXIT
 
@@ -35,8 +45,10 @@ echo "action server  -> http://127.0.0.1:${ACTIONS_PORT}"
 .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" & pids+=($!)
 
 echo "rasa server    -> http://127.0.0.1:${RASA_PORT} (default brand: $ASSISTANT_DEFAULT_BRAND)"
-.venv/bin/rasa run --model models/area-clienti.tar.gz --endpoints endpoints.yml \
-  --credentials credentials.yml --port "$RASA_PORT" --cors "*" --enable-api & pids+=($!)
+.venv/bin/rasa run --model models/area-clienti.tar.gz --endpoints "$endpoints" \
+  --credentials credentials.yml --port "$RASA_PORT" --cors "*" & pids+=($!)
 
+# Returns as soon as any of them exits (Ctrl-C lands in the trap instead).
 wait -n "${pids[@]}"
 echo "a process exited; stopping the others" >&2
+exit 1

@@ -39,7 +39,8 @@ fi
 lock_key=$(digest requirements/rasa.lock.txt)
 if [[ "$(cat "$VENV/.lock-key" 2>/dev/null)" != "$lock_key" ]]; then
   echo "installing pinned packages (Rasa 3.6.21, spaCy 3.4.4, ...): about a minute or two"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip wheel "setuptools<71"
+  # wheel 0.45 and setuptools 70 are the last that leave Rasa's packaging<21 pin alone.
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip "wheel==0.45.1" "setuptools==70.3.0"
   "$VENV/bin/python" -m pip install --quiet --progress-bar off -r requirements/rasa.lock.txt
   echo "$lock_key" > "$VENV/.lock-key"
 else

@@ -1,8 +1,9 @@
-"""Starts the real action server and Rasa server on free ports for end-to-end tests."""
+"""Starts the stack exactly as `make run` does (scripts/run.sh), on free ports."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -15,7 +16,6 @@ import requests
 
 from tests.conftest import ROOT
 
-VENV_BIN = ROOT / ".venv" / "bin"
 MODEL = ROOT / "models" / "area-clienti.tar.gz"
 STARTUP_SECONDS = 300
 
@@ -26,63 +26,76 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, processes: list[subprocess.Popen], logs: list[Path]) -> None:
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes run.sh started (its direct children)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@dataclass
+class Stack:
+    url: str  # the Rasa server's base URL
+    process: subprocess.Popen  # scripts/run.sh
+    ports: dict[str, int]
+    log: Path
+
+    def stop(self, timeout: float = 60) -> int:
+        """Ctrl-C, as a person would; returns run.sh's exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
-        for process, log in zip(processes, logs, strict=True):
-            if process.poll() is not None:
-                raise RuntimeError(f"{log.name} exited:\n{log.read_text()[-3000:]}")
+        if process.poll() is not None:
+            raise RuntimeError(f"run.sh exited:\n{log.read_text()[-3000:]}")
         try:
             if requests.get(url, timeout=2).ok:
                 return
         except requests.RequestException:
             pass
         time.sleep(1)
-    raise TimeoutError(f"{url} not up after {STARTUP_SECONDS}s")
-
-
-@dataclass
-class Stack:
-    url: str  # the Rasa server's base URL
-    processes: list[subprocess.Popen]  # action server, Rasa server
+    raise TimeoutError(f"{url} not up after {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
 
 
 @contextmanager
 def running_stack(workdir: Path, default_brand: str = "alleanza") -> Iterator[Stack]:
-    """Start both servers, yield them once they answer, stop them afterwards."""
+    """Start scripts/run.sh, yield once every server answers, Ctrl-C it afterwards."""
     if not MODEL.exists():
         raise FileNotFoundError(f"{MODEL} missing: run 'make setup' first")
-    actions_port, rasa_port = free_port(), free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{workdir}/tracker.sqlite3"\n'
-    )
-    env = {**os.environ, "ASSISTANT_DEFAULT_BRAND": default_brand,
-           "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"}
-    commands = {
-        "actions.log": [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-                        "--port", str(actions_port)],
-        "rasa.log": [str(VENV_BIN / "rasa"), "run", "--model", str(MODEL), "--endpoints",
-                     str(endpoints), "--credentials", str(ROOT / "credentials.yml"),
-                     "--port", str(rasa_port)],
+    ports = {"rasa": free_port(), "actions": free_port(), "backend": free_port()}
+    env = {
+        **os.environ,
+        "ASSISTANT_DEFAULT_BRAND": default_brand,
+        "RASA_PORT": str(ports["rasa"]),
+        "ACTIONS_PORT": str(ports["actions"]),
+        "BACKEND_PORT": str(ports["backend"]),
+        "BACKEND_DATABASE_URL": f"sqlite:///{workdir}/backend.sqlite3",
+        "SMS_OUTBOX_PATH": str(workdir / "sms_outbox.jsonl"),
+        "RASA_TRACKER_DB": str(workdir / "tracker.sqlite3"),
     }
-    processes, logs = [], []
+    log = workdir / "run.log"
+    process = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env,
+                               stdout=log.open("w"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    stack = Stack(f"http://127.0.0.1:{ports['rasa']}", process, ports, log)
     try:
-        for name, command in commands.items():
-            log = workdir / name
-            logs.append(log)
-            processes.append(subprocess.Popen(command, cwd=ROOT, env=env,
-                                              stdout=log.open("w"), stderr=subprocess.STDOUT))
-        base = f"http://127.0.0.1:{rasa_port}"
-        wait_until_up(f"{base}/webhooks/rest/", processes, logs)
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes, logs)
-        yield Stack(base, processes)
+        wait_until_up(f"{stack.url}/webhooks/rest/", process, log)
+        wait_until_up(f"http://127.0.0.1:{ports['actions']}/health", process, log)
+        yield stack
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stack.stop()
