@@ -46,7 +46,7 @@ class Stack:
     ports: dict[str, int]
     log: Path
 
-    def stop(self, timeout: float = 60) -> int:
+    def stop(self, timeout: float = 90) -> int:
         """Ctrl-C, as a person would; returns run.sh's exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
