@@ -72,6 +72,12 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     raise TimeoutError(f"{url} not up after {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
 
 
+def _like_a_terminal() -> None:
+    """Let run.sh see Ctrl-C as in a terminal even when the test runner was started in the
+    background (which leaves SIGINT ignored, and bash cannot trap an ignored signal)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def running_stack(workdir: Path, default_brand: str = "alleanza") -> Iterator[Stack]:
     """Start scripts/run.sh, yield once every server answers, Ctrl-C it afterwards."""
@@ -91,7 +97,7 @@ def running_stack(workdir: Path, default_brand: str = "alleanza") -> Iterator[St
     log = workdir / "run.log"
     process = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env,
                                stdout=log.open("w"), stderr=subprocess.STDOUT,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_like_a_terminal)
     stack = Stack(f"http://127.0.0.1:{ports['rasa']}", process, ports, log)
     try:
         wait_until_up(f"{stack.url}/webhooks/rest/", process, log)
