@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import PydanticCustomError
 
 from . import validation as v
+from .models import SERVICE_REQUEST_KINDS
 
 Brand = Literal["alleanza", "cavita"]
 DbInt = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -334,15 +335,7 @@ DETAILS_MODELS: dict[str, type[Strict]] = {
 
 
 class ServiceRequestCreate(Strict):
-    kind: Literal[
-        "claim",
-        "surrender_total",
-        "surrender_partial",
-        "extra_payment",
-        "suspension",
-        "reactivation",
-        "address_change",
-    ]
+    kind: Literal[SERVICE_REQUEST_KINDS]  # one list of kinds, kept in models.py
     policy_number: PolicyNumber | None = None
     details: dict[str, Any] = Field(
         default_factory=dict,

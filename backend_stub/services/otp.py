@@ -67,14 +67,8 @@ def _check_rate_limits(session: Session, customer_id: int, rules: BrandRules, no
         last = last if last.tzinfo else last.replace(tzinfo=now.tzinfo)
         wait = rules.otp_resend_cooldown_seconds - (now - last).total_seconds()
         if wait > 0:
-            seconds = math.ceil(wait)
-            raise ApiError(
-                429,
-                "otp_cooldown",
-                "a code was sent moments ago; wait before asking again",
-                headers={"Retry-After": str(seconds)},
-                retry_after_seconds=seconds,
-            )
+            raise _too_soon("otp_cooldown", "a code was sent moments ago; wait before asking again",
+                            math.ceil(wait))
     window_start = now - timedelta(hours=1)
     recent = session.scalars(
         select(OtpChallenge.created_at)
@@ -84,13 +78,7 @@ def _check_rate_limits(session: Session, customer_id: int, rules: BrandRules, no
     if len(recent) >= rules.otp_hourly_cap:
         oldest = recent[len(recent) - rules.otp_hourly_cap]
         seconds = max(1, math.ceil((oldest + timedelta(hours=1) - now).total_seconds()))
-        raise ApiError(
-            429,
-            "otp_hourly_limit",
-            "too many codes requested in the last hour",
-            headers={"Retry-After": str(seconds)},
-            retry_after_seconds=seconds,
-        )
+        raise _too_soon("otp_hourly_limit", "too many codes requested in the last hour", seconds)
 
 
 def create_challenge(
@@ -223,3 +211,9 @@ def require_verified(
 def consume(challenge: OtpChallenge, now: datetime) -> None:
     challenge.status = "consumed"
     challenge.consumed_at = now
+
+
+def _too_soon(code: str, message: str, seconds: int) -> ApiError:
+    """A 429 that tells both HTTP clients (Retry-After) and the actions when to retry."""
+    return ApiError(429, code, message, headers={"Retry-After": str(seconds)},
+                    retry_after_seconds=seconds)
