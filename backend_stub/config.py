@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 
@@ -55,6 +55,9 @@ class BrandRules:
     max_overdue_months: int = 6
     protection_advance_days: int = 30
     payment_methods: tuple[str, ...] = ("card", "mybank")
+    # "agency": no link; the consultant calls to fix an appointment and the customer pays
+    # afterwards (Alleanza FAQ, extra payments: "Il tuo consulente ... fissare un appuntamento").
+    appointment_method: str = "agency"
     card_networks: tuple[str, ...] = ("visa", "mastercard")
     payment_link_ttl_minutes: int = 30
     # Phone support: weekday (0=Mon) -> slots. Empty = no phone line in the seeds.
@@ -101,9 +104,21 @@ BRAND_RULES: dict[str, BrandRules] = {
 SUPPORT_TIMEZONE = "Europe/Rome"
 
 
+OTP_TTL_OVERRIDE_ENV = "BACKEND_OTP_TTL_SECONDS"
+
+
 def rules_for(brand: str) -> BrandRules:
-    """Rules of a brand; KeyError for an unknown brand (validated upstream)."""
-    return BRAND_RULES[brand]
+    """Rules of a brand; KeyError for an unknown brand (validated upstream).
+
+    ``BACKEND_OTP_TTL_SECONDS`` shortens the code validity for end-to-end tests, which
+    talk to the running service and cannot move its clock; it is read per call so a test
+    process can start a backend with it. Never set it in production.
+    """
+    rules = BRAND_RULES[brand]
+    override = os.environ.get(OTP_TTL_OVERRIDE_ENV, "").strip()
+    if override.isdigit() and int(override) > 0:
+        return replace(rules, otp_ttl_seconds=int(override))
+    return rules
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ POLICY_PAYMENT_METHODS = ("card", "mybank", "sdd", "agency")
 OTP_PURPOSES = ("step_up", "payment", "service_request")
 OTP_STATUSES = ("pending", "verified", "consumed", "superseded", "locked")
 TICKET_REASONS = ("navigazione", "informazioni_polizza")
-PAYMENT_STATUSES = ("pending", "paid", "superseded")
+PAYMENT_STATUSES = ("pending", "paid", "superseded", "appointment")
 SERVICE_REQUEST_KINDS = (
     "claim",
     "surrender_total",

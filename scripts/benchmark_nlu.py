@@ -1,7 +1,7 @@
 """Intent accuracy on the held-out set, for our pipeline and for Rasa's default one.
 
-Each config is trained on bot/data (NLU only) and evaluated on tests/data/heldout_nlu.yml,
-which is never trained on. Prints accuracy, macro-F1, the fallback rate, the most frequent
+Each config is trained on bot/data (NLU only) and evaluated on tests/data/heldout_*.yml,
+which are never trained on. Prints accuracy, macro-F1, the fallback rate, the most frequent
 confusion pairs, training time and parse latency, and writes everything as JSON.
 
 A config whose pipeline has a ResponseSelector (other than Rasa's default) is trained on
@@ -34,7 +34,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 ROOT = Path(__file__).resolve().parent.parent
-HELD_OUT = ROOT / "tests" / "data" / "heldout_nlu.yml"
+HELD_OUT = sorted((ROOT / "tests" / "data").glob("heldout_*.yml"))
 DEFAULT_CONFIGS = [ROOT / "config.yml", ROOT / "scripts" / "configs" / "rasa_default.yml"]
 OUT_OF_SCOPE = "fuori_ambito"
 FALLBACK = "nlu_fallback"
@@ -210,11 +210,12 @@ def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", action="append", type=Path,
                         help="config to evaluate (repeatable); default: ours and Rasa's")
-    parser.add_argument("--heldout", type=Path, default=HELD_OUT)
+    parser.add_argument("--heldout", type=Path, action="append",
+                        help="held-out NLU file (repeatable; default: tests/data/heldout_*.yml)")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "nlu_benchmark.json")
     args = parser.parse_args()
     configs = [c.resolve() for c in (args.config or DEFAULT_CONFIGS)]
-    examples = load_examples(args.heldout)
+    examples = [e for path in (args.heldout or HELD_OUT) for e in load_examples(path)]
     print(f"held-out set: {len(examples)} utterances, "
           f"{len({i for _, i in examples})} intents", flush=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,8 +9,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
 export ASSISTANT_DEFAULT_BRAND="${ASSISTANT_DEFAULT_BRAND:-alleanza}"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # bot.channels.* named in credentials.yml
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+# The action server reaches the backend stub started below (same port).
+export BACKEND_URL="${BACKEND_URL:-http://127.0.0.1:${BACKEND_PORT:-8000}}"
 RASA_TRACKER_DB="${RASA_TRACKER_DB:-var/rasa_tracker.sqlite3}"
 mkdir -p var
 

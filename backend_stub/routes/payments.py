@@ -40,7 +40,9 @@ def create_payment(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> PaymentRequestOut:
-    """Pay installments online (card: Visa/MasterCard, or MyBank); needs a verified ``payment`` OTP."""
+    """Pay installments online (card: Visa/MasterCard, or MyBank), or ask the consultant for an
+    appointment (method ``agency``: no link, status ``appointment``); needs a verified
+    ``payment`` OTP."""
     customer = get_customer(session, customer_id)
     rules = rules_for(customer.brand)
     today = clock.today()

@@ -165,6 +165,8 @@ def facts(policy: Policy) -> tuple[PolicyFacts, list[InstallmentFacts]]:
 
 def _check_method(method: str, network: str | None, rules: BrandRules) -> tuple[str, str | None]:
     method = method.strip().lower()
+    if method == rules.appointment_method and network is None:
+        return method, None
     if method not in rules.payment_methods:
         raise refused(
             "method_not_allowed", "payment method not accepted online", allowed_methods=list(rules.payment_methods)
@@ -212,7 +214,8 @@ def create_payment_request(
     now: datetime,
     today: date,
 ) -> PaymentResult:
-    """Validate the rules, then (unless ``dry_run``) consume the OTP and issue a link.
+    """Validate the rules, then (unless ``dry_run``) consume the OTP and issue a link, or,
+    for the appointment method, record that the consultant is to call (no link).
 
     The rules are checked before the OTP so that a refusal does not burn a verified code.
     """
@@ -223,6 +226,7 @@ def create_payment_request(
     if dry_run:
         return result
     challenge = otp.require_verified(session, customer.id, otp_challenge_id, "payment", rules, now)
+    appointment = method == rules.appointment_method
     _supersede_pending(session, [i.id for i in chosen])
     token = secrets.token_urlsafe(24)
     request = PaymentRequest(
@@ -231,7 +235,7 @@ def create_payment_request(
         method=method,
         card_network=card_network,
         amount_cents=result.amount_cents,
-        status="pending",
+        status="appointment" if appointment else "pending",
         token_hash=token_hash(token),
         otp_challenge_id=challenge.id,
         created_at=now,
@@ -243,7 +247,7 @@ def create_payment_request(
     assign_number(request, rules.number_prefix, "PG", now)
     otp.consume(challenge, now)
     result.request = request
-    result.link = f"{public_base_url}/pay/{token}"
+    result.link = None if appointment else f"{public_base_url}/pay/{token}"
     return result
 
 

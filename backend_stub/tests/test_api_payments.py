@@ -72,6 +72,23 @@ def test_mybank_and_protection_within_30_days(client: TestClient, fake_twilio: F
     assert pay(client, GIULIA, "AL10000002", ids[:1], otp, method="mybank").status_code == 201
 
 
+def test_consultant_appointment_instead_of_a_link(client: TestClient, fake_twilio: FakeTwilio) -> None:
+    ids = unpaid_ids(client, MARIO, "AL10000001")
+    no_otp = pay(client, MARIO, "AL10000001", ids[:1], method="agency")
+    assert no_otp.status_code == 403 and error_code(no_otp) == "otp_required"
+    otp = otp_verified(client, fake_twilio, MARIO, MOBILE[MARIO])
+    response = pay(client, MARIO, "AL10000001", ids[:1], otp, method="agency")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "appointment" and body["payment_link"] is None
+    assert body["method"] == "agency" and body["request_number"].startswith("AL-PG-")
+    # the rules still hold: no skipping the oldest installment, card network makes no sense
+    skipped = pay(client, MARIO, "AL10000001", ids[1:2], otp, method="agency")
+    assert skipped.status_code in (403, 409, 422) and error_code(skipped) != "otp_required"
+    with_network = pay(client, MARIO, "AL10000001", ids[:1], otp, method="agency", card_network="visa")
+    assert error_code(with_network) == "method_not_allowed"
+
+
 def test_otp_is_required_verified_and_single_use(
     client: TestClient, fake_twilio: FakeTwilio, clock: FrozenClock, app
 ) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -51,14 +52,13 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def backend(tmp_path_factory: pytest.TempPathFactory):
+@contextlib.contextmanager
+def running_backend(work: Path, **extra_env: str):
     """`python -m backend_stub` on a fresh SQLite file, seeded with the README's demo data."""
     if not BACKEND_PYTHON.exists():
         pytest.skip(
             "backend stub not set up (backend_stub/.venv missing): run backend_stub/setup.sh"
         )
-    work = tmp_path_factory.mktemp("backend")
     port = free_port()
     env = {
         **os.environ,
@@ -67,6 +67,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory):
         "SMS_MODE": "console",
         "SMS_OUTBOX_PATH": str(work / "sms_outbox.jsonl"),
         "BACKEND_LOG_LEVEL": "WARNING",
+        **extra_env,
     }
     log_path = work / "backend.log"
     with log_path.open("wb") as log_file:
@@ -93,3 +94,54 @@ def backend(tmp_path_factory: pytest.TempPathFactory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory: pytest.TempPathFactory):
+    """One backend stub for the session (OTP cooldowns and caps carry across tests)."""
+    with running_backend(tmp_path_factory.mktemp("backend")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def fresh_backend(tmp_path_factory: pytest.TempPathFactory):
+    """A backend stub of the module's own: no OTP sent yet to anyone."""
+    with running_backend(tmp_path_factory.mktemp("fresh-backend")) as running:
+        yield running
+
+
+OTP_TTL_SECONDS_FOR_EXPIRY_TESTS = 2
+
+
+@pytest.fixture(scope="module")
+def short_otp_backend(tmp_path_factory: pytest.TempPathFactory):
+    """A backend stub whose codes expire after 2 s, to see real expiry end to end."""
+    with running_backend(
+        tmp_path_factory.mktemp("short-otp-backend"),
+        BACKEND_OTP_TTL_SECONDS=str(OTP_TTL_SECONDS_FOR_EXPIRY_TESTS),
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def actions_on_short_otp_backend(monkeypatch, short_otp_backend):
+    """The actions pointed at the backend whose codes expire in 2 s."""
+    from actions.identity import DEV_SECRETS
+
+    for name in DEV_SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BACKEND_URL", short_otp_backend.url)
+    monkeypatch.setenv("BACKEND_API_KEY", short_otp_backend.api_key)
+    return short_otp_backend
+
+
+@pytest.fixture
+def actions_on_fresh_backend(monkeypatch, fresh_backend):
+    """Point the actions at the module's own backend stub, with the dev token secrets."""
+    from actions.identity import DEV_SECRETS
+
+    for name in DEV_SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BACKEND_URL", fresh_backend.url)
+    monkeypatch.setenv("BACKEND_API_KEY", fresh_backend.api_key)
+    return fresh_backend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -79,3 +80,38 @@ def test_quick_reply_payload_is_understood(rasa_url):
     assert "/richiesta_operatore" in buttons
     reply = texts(say(rasa_url, "/richiesta_operatore", brand="alleanza"))
     assert "Consulente" in reply
+
+
+# --- issue 3: actions on the customer's own data, through the real servers -----------
+
+
+def say_with(rasa_url: str, text: str, metadata: dict, sender: str):
+    body = {"sender": sender, "message": text, "metadata": metadata}
+    response = requests.post(f"{rasa_url}/webhooks/rest/webhook", json=body, timeout=60)
+    response.raise_for_status()
+    return texts(response.json())
+
+
+def test_anonymous_user_asking_for_policies_is_told_how_to_identify(rasa_url):
+    reply = texts(say(rasa_url, "fammi vedere le mie polizze", brand="alleanza"))
+    assert "non risulti identificato" in reply
+    assert "AL1000" not in reply
+
+
+def test_logged_in_customer_sees_own_policies(rasa_url):
+    from scripts.mint_token import mint_customer_token
+
+    metadata = {"brand": "alleanza", "identity_token": mint_customer_token(1, "alleanza")}
+    reply = say_with(rasa_url, "fammi vedere le mie polizze", metadata, f"e2e-{uuid.uuid4().hex}")
+    assert "AL10000001" in reply
+
+
+def test_support_form_creates_a_ticket(rasa_url):
+    sender, metadata = f"e2e-{uuid.uuid4().hex[:8]}", {"brand": "cavita"}
+    assert "e-mail" in say_with(rasa_url, "/apri_richiesta_supporto", metadata, sender)
+    assert "motivo" in say_with(rasa_url, "anna@example.it", metadata, sender)
+    assert "richiesta" in say_with(rasa_url, "navigazione", metadata, sender)
+    summary = say_with(rasa_url, "non riesco a scaricare i documenti dall app", metadata, sender)
+    assert "anna@example.it" in summary
+    reply = say_with(rasa_url, "/conferma", metadata, sender)
+    assert re.search(r"CV-TK-\d{4}-\d{6}", reply), reply

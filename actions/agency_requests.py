@@ -1,0 +1,361 @@
+"""Requests that reach the customer's agency: claim, surrender (total/partial), extra
+payment, suspension/reactivation of the cover (backend ``service-requests``).
+
+Flow: ``action_avvia_richiesta_agenzia`` checks identity (guard: WhatsApp senders step up
+first), reads the kind and a policy number from the message, and sets ``sr_start`` so a
+rule opens ``service_request_form``. The form asks only what the kind needs; the policy
+must belong to the verified customer (the backend answers ``policy_not_owned`` alike for
+another customer's number and an unknown one, so numbers cannot be probed). The submit
+action checks identity again and sends the request; the backend's refusals are explained
+in Italian.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from actions.guard import backend_down, require_customer
+from actions.identity import identity_from_tracker, personal_data_customer
+from actions.step_up import ABORTED, failure, latest_intent
+from actions.support import plain
+
+KINDS = {
+    "claim": "denuncia di sinistro",
+    "surrender_total": "riscatto totale",
+    "surrender_partial": "riscatto parziale",
+    "extra_payment": "versamento aggiuntivo",
+    "suspension": "sospensione della copertura",
+    "reactivation": "riattivazione della copertura",
+}
+SLOTS_BY_KIND = {
+    "claim": ["sr_event_date", "sr_description"],
+    "surrender_total": ["sr_iban"],
+    "surrender_partial": ["sr_iban", "sr_amount"],
+    "extra_payment": ["sr_amount"],
+    "suspension": ["sr_effective_date"],
+    "reactivation": ["sr_effective_date"],
+}
+FORM_SLOTS = (
+    "sr_kind", "policy_number", "sr_event_date", "sr_description", "sr_iban", "sr_amount",
+    "sr_effective_date", "sr_confirm",
+)
+POLICY_RE = re.compile(r"\b(AL|CV)[ -]?(\d{8})\b", re.IGNORECASE)
+DATE_RE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b")
+ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?:\s?[A-Z0-9]){11,30})\b", re.IGNORECASE)
+AMOUNT_RE = re.compile(r"(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?")
+YES = {"si", "conferma", "confermo", "invia", "ok", "va bene", "certo", "si invia"}
+NO = {"no", "non inviare", "no grazie"}
+
+
+def kind_in(text: Any) -> str | None:
+    """The request kind from what the customer wrote ("riscatto parziale", "sinistro")."""
+    words = plain(str(text or ""))
+    if words.strip() in KINDS:  # button payloads carry the code itself
+        return words.strip()
+    if "sinistr" in words or "denunc" in words:
+        return "claim"
+    if "riscatt" in words:
+        if "parzial" in words:
+            return "surrender_partial"
+        if "total" in words:
+            return "surrender_total"
+        return None
+    if "versament" in words or "aggiuntiv" in words:
+        return "extra_payment"
+    if "riattiv" in words:
+        return "reactivation"
+    if "sospen" in words:
+        return "suspension"
+    return None
+
+
+def policy_in(text: Any) -> str | None:
+    match = POLICY_RE.search(str(text or ""))
+    return f"{match.group(1).upper()}{match.group(2)}" if match else None
+
+
+def date_in(text: Any, today: date | None = None) -> date | None:
+    """``12/03/2025``, ``12-3-25``, ``2025-03-12``, ``oggi``, ``ieri``, ``domani``."""
+    today = today or date.today()
+    words = plain(str(text or ""))
+    for word, delta in (("dopodomani", 2), ("domani", 1), ("ieri", -1), ("oggi", 0)):
+        if word in words:
+            return today + timedelta(days=delta)
+    try:
+        if m := ISO_DATE_RE.search(words):
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m := DATE_RE.search(words):
+            year = int(m.group(3))
+            year = year + 2000 if year < 100 else year
+            return date(year, int(m.group(2)), int(m.group(1)))
+    except ValueError:
+        return None
+    return None
+
+
+def iban_in(text: Any) -> str | None:
+    """A well-formed IBAN (mod-97 check; Italian ones 27 characters), spaces removed."""
+    match = IBAN_RE.search(str(text or ""))
+    if not match:
+        return None
+    value = re.sub(r"\s+", "", match.group(1)).upper()
+    if value.startswith("IT") and len(value) != 27:
+        return None
+    number = int("".join(str(int(ch, 36)) for ch in value[4:] + value[:4]))
+    return value if number % 97 == 1 else None
+
+
+def amount_in(text: Any) -> str | None:
+    """``1.500,50 €`` / ``500 euro`` / ``250.75`` -> ``"1500.50"`` (0 < amount <= 1 000 000)."""
+    raw = str(text or "")
+    dotted = re.search(r"\b(\d+)\.(\d{1,2})\b", raw)
+    try:
+        if dotted and not re.search(r"\d\.\d{3}\b", raw):
+            value = Decimal(f"{dotted.group(1)}.{dotted.group(2)}")
+        elif m := AMOUNT_RE.search(raw):
+            value = Decimal(m.group(1).replace(".", "") + "." + (m.group(2) or "0"))
+        else:
+            return None
+    except InvalidOperation:
+        return None
+    if not Decimal("0") < value <= Decimal("1000000"):
+        return None
+    return f"{value.quantize(Decimal('0.01'))}"
+
+
+def euro(amount: str) -> str:
+    whole, _, cents = amount.partition(".")
+    groups = f"{int(whole):,}".replace(",", ".")
+    return f"{groups},{cents or '00'} €"
+
+
+def reset_events() -> List[EventType]:
+    return [SlotSet(s, None) for s in FORM_SLOTS] + [
+        SlotSet("sr_start", False),
+        SlotSet("form_failures", 0.0),
+        SlotSet("form_aborted", False),
+    ]
+
+
+class ActionAvviaRichiestaAgenzia(Action):
+    def name(self) -> str:
+        return "action_avvia_richiesta_agenzia"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        text = (tracker.latest_message or {}).get("text") or ""
+        kind = tracker.get_slot("sr_kind") or kind_in(text)
+        number = tracker.get_slot("policy_number") or policy_in(text)
+        if kind not in KINDS:
+            kind = None
+        events = [
+            *reset_events(),
+            SlotSet("sr_kind", kind),
+            SlotSet("policy_number", number),
+        ]
+        access = await require_customer(dispatcher, tracker, self.name())
+        if not access.allowed:
+            return events + access.events
+        return events + access.events + [SlotSet("sr_start", True)]
+
+
+class ValidateServiceRequestForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_service_request_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[str]:
+        if tracker.get_slot("form_aborted"):
+            return []
+        kind = tracker.get_slot("sr_kind")
+        if kind not in KINDS:
+            return ["sr_kind", "policy_number", "sr_confirm"]
+        return ["policy_number", *SLOTS_BY_KIND[kind], "sr_confirm"]
+
+    async def extract_sr_kind(self, dispatcher, tracker, domain) -> Dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "sr_kind" or latest_intent(tracker) == "annulla":
+            return {}
+        return {"sr_kind": (tracker.latest_message or {}).get("text")}
+
+    async def extract_policy_number(self, dispatcher, tracker, domain) -> Dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "policy_number":
+            return {}
+        if latest_intent(tracker) == "annulla":
+            return {}
+        return {"policy_number": (tracker.latest_message or {}).get("text")}
+
+    async def validate_sr_kind(self, value, dispatcher, tracker, domain):
+        kind = kind_in(value)
+        if kind is None:
+            return failure(dispatcher, tracker, "sr_kind", "utter_sr_tipo_non_valido")
+        return {"sr_kind": kind, "form_failures": 0.0}
+
+    async def validate_policy_number(self, value, dispatcher, tracker, domain):
+        if value == ABORTED:
+            return {}
+        number = policy_in(value)
+        if number is None:
+            return failure(dispatcher, tracker, "policy_number", "utter_polizza_formato")
+        identity = identity_from_tracker(tracker)
+        customer_id = personal_data_customer(identity, dict(tracker.slots))
+        if customer_id is None:
+            dispatcher.utter_message(response="utter_identificazione_necessaria")
+            return {"policy_number": ABORTED, "form_aborted": True}
+        try:
+            policy = await BackendClient().get_policy(customer_id, number)
+        except BackendUnavailable:
+            backend_down(dispatcher)
+            return {"policy_number": ABORTED, "form_aborted": True}
+        except BackendRefused as refusal:
+            if refusal.code in ("policy_not_owned", "invalid_policy_number"):
+                return failure(
+                    dispatcher, tracker, "policy_number", "utter_polizza_non_tua", numero=number
+                )
+            dispatcher.utter_message(response="utter_richiesta_non_riuscita")
+            return {"policy_number": ABORTED, "form_aborted": True}
+        return {"policy_number": policy.get("number") or number, "form_failures": 0.0}
+
+    async def validate_sr_event_date(self, value, dispatcher, tracker, domain):
+        day = date_in(value)
+        if day is None or day > date.today():
+            return failure(dispatcher, tracker, "sr_event_date", "utter_data_evento_non_valida")
+        return {"sr_event_date": day.isoformat(), "form_failures": 0.0}
+
+    async def validate_sr_effective_date(self, value, dispatcher, tracker, domain):
+        day = date_in(value)
+        if day is None or day < date.today():
+            return failure(
+                dispatcher, tracker, "sr_effective_date", "utter_data_decorrenza_non_valida"
+            )
+        return {"sr_effective_date": day.isoformat(), "form_failures": 0.0}
+
+    async def validate_sr_description(self, value, dispatcher, tracker, domain):
+        text = " ".join(str(value or "").split())
+        if not 10 <= len(text) <= 4000:
+            return failure(dispatcher, tracker, "sr_description", "utter_testo_non_valido")
+        return {"sr_description": text, "form_failures": 0.0}
+
+    async def validate_sr_iban(self, value, dispatcher, tracker, domain):
+        iban = iban_in(value)
+        if iban is None:
+            return failure(dispatcher, tracker, "sr_iban", "utter_iban_non_valido")
+        return {"sr_iban": iban, "form_failures": 0.0}
+
+    async def validate_sr_amount(self, value, dispatcher, tracker, domain):
+        amount = amount_in(value)
+        if amount is None:
+            return failure(dispatcher, tracker, "sr_amount", "utter_importo_non_valido")
+        return {"sr_amount": amount, "form_failures": 0.0}
+
+    async def validate_sr_confirm(self, value, dispatcher, tracker, domain):
+        words = plain(str(value or "")).strip(" .!/")
+        if latest_intent(tracker) == "conferma" or words in YES:
+            return {"sr_confirm": "si", "form_failures": 0.0}
+        if latest_intent(tracker) == "negazione" or words in NO:
+            return {"sr_confirm": "no", "form_failures": 0.0}
+        return failure(dispatcher, tracker, "sr_confirm", "utter_conferma_si_no")
+
+
+class ActionAskSrConfirm(Action):
+    """The summary before sending: what, which policy, the details typed."""
+
+    def name(self) -> str:
+        return "action_ask_sr_confirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        lines = [f"- richiesta: {KINDS.get(tracker.get_slot('sr_kind'), '')}",
+                 f"- polizza: {tracker.get_slot('policy_number')}"]
+        if day := tracker.get_slot("sr_event_date"):
+            lines.append(f"- data dell'evento: {_it_date(day)}")
+        if text := tracker.get_slot("sr_description"):
+            lines.append(f"- descrizione: {text}")
+        if iban := tracker.get_slot("sr_iban"):
+            lines.append(f"- IBAN per l'accredito: {iban[:4]} **** {iban[-4:]}")
+        if amount := tracker.get_slot("sr_amount"):
+            lines.append(f"- importo: {euro(amount)}")
+        if day := tracker.get_slot("sr_effective_date"):
+            lines.append(f"- dal giorno: {_it_date(day)}")
+        dispatcher.utter_message(response="utter_sr_riepilogo", riepilogo="\n".join(lines))
+        return []
+
+
+def _it_date(iso: str) -> str:
+    return f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}"
+
+
+def details_for(kind: str, slots: Dict[str, Any]) -> Dict[str, Any]:
+    if kind == "claim":
+        return {"description": slots["sr_description"], "event_date": slots["sr_event_date"]}
+    if kind == "surrender_total":
+        return {"iban": slots["sr_iban"]}
+    if kind == "surrender_partial":
+        return {"iban": slots["sr_iban"], "amount": slots["sr_amount"]}
+    if kind == "extra_payment":
+        return {"amount": slots["sr_amount"]}
+    return {"effective_date": slots["sr_effective_date"]}
+
+
+class ActionInviaRichiestaAgenzia(Action):
+    """Submit: identity re-checked from the token, then the backend's service request."""
+
+    def name(self) -> str:
+        return "action_invia_richiesta_agenzia"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        slots = dict(tracker.slots)
+        if slots.get("form_aborted") or ABORTED in [slots.get(s) for s in FORM_SLOTS]:
+            return reset_events()
+        if slots.get("sr_confirm") != "si":
+            dispatcher.utter_message(response="utter_sr_non_inviata")
+            return reset_events()
+        access = await require_customer(dispatcher, tracker, None)
+        if not access.allowed:
+            return reset_events() + access.events
+        kind = slots.get("sr_kind")
+        try:
+            result = await BackendClient().create_service_request(
+                access.customer_id,
+                kind=kind,
+                details=details_for(kind, slots),
+                policy_number=slots.get("policy_number"),
+            )
+        except BackendUnavailable:
+            backend_down(dispatcher)
+            return reset_events()
+        except BackendRefused as refusal:
+            explain_service_refusal(dispatcher, refusal, kind)
+            return reset_events()
+        agency = result.get("agency") or {}
+        dispatcher.utter_message(
+            response="utter_sr_inviata",
+            richiesta=KINDS.get(kind, ""),
+            numero=result.get("request_number"),
+            agenzia=agency.get("name") or agency.get("code") or "",
+        )
+        return reset_events()
+
+
+def explain_service_refusal(
+    dispatcher: CollectingDispatcher, refusal: BackendRefused, kind: str | None
+) -> None:
+    code = refusal.code
+    if code.endswith("_not_allowed") and code != "extra_payment_not_allowed":
+        dispatcher.utter_message(response="utter_sr_non_prevista", richiesta=KINDS.get(kind, ""))
+    elif code in ("extra_payment_not_allowed", "policy_not_active", "policy_not_owned",
+                  "date_in_the_past", "date_in_the_future"):
+        dispatcher.utter_message(response=f"utter_sr_{code}")
+    else:
+        dispatcher.utter_message(response="utter_richiesta_non_riuscita")

@@ -1,0 +1,1 @@
+"""Rasa-side code of the assistant that is not training data: custom input channels."""

@@ -1,0 +1,1 @@
+"""Custom input channels, registered in credentials.yml by their dotted class path."""
