@@ -17,11 +17,12 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from actions.form_cancel import CancellableFormValidation, wants_to_cancel
 from actions.guard import backend_down, require_customer
 from actions.identity import identity_from_tracker, personal_data_customer
 from actions.step_up import ABORTED, failure, latest_intent
@@ -169,7 +170,9 @@ class ActionAvviaRichiestaAgenzia(Action):
         return events + access.events + [SlotSet("sr_start", True)]
 
 
-class ValidateServiceRequestForm(FormValidationAction):
+class ValidateServiceRequestForm(CancellableFormValidation):
+    form_slots = FORM_SLOTS
+
     def name(self) -> str:
         return "validate_service_request_form"
 
@@ -182,14 +185,14 @@ class ValidateServiceRequestForm(FormValidationAction):
         return ["policy_number", *SLOTS_BY_KIND[kind], "sr_confirm"]
 
     async def extract_sr_kind(self, dispatcher, tracker, domain) -> Dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "sr_kind" or latest_intent(tracker) == "annulla":
+        if tracker.get_slot("requested_slot") != "sr_kind" or wants_to_cancel(tracker):
             return {}
         return {"sr_kind": (tracker.latest_message or {}).get("text")}
 
     async def extract_policy_number(self, dispatcher, tracker, domain) -> Dict[str, Any]:
         if tracker.get_slot("requested_slot") != "policy_number":
             return {}
-        if latest_intent(tracker) == "annulla":
+        if wants_to_cancel(tracker):
             return {}
         return {"policy_number": (tracker.latest_message or {}).get("text")}
 

@@ -1,4 +1,4 @@
-"""Cancelling a form keeps its answers aside, so «riprendi» can pick it up where it stopped.
+"""«annulla» after the form let go (rule path) and «riprendi»: the answers come back.
 
 Why: people write «lascia stare» to check something (a document, the policy number) and
 come back. Only answers that passed validation are kept; confirmations and codes are
@@ -18,23 +18,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agency_requests import reset_events as reset_agency_request
+from actions.form_cancel import RESUMABLE_SLOTS, SUSPENDED_SLOT, cancel_message, saved_answers
 from actions.identity import identity_from_tracker, personal_data_customer
 from actions.payments import reset_events as reset_payment
-from actions.step_up import ABORTED
 from actions.support import reset_form as reset_support
 
-SUSPENDED_SLOT = "modulo_sospeso"
 RESUME_SLOT = "modulo_da_riprendere"
 NOTHING = "nessuno"
-# What each form may carry over: answers, not confirmations or codes.
-RESUMABLE_SLOTS: Dict[str, tuple[str, ...]] = {
-    "support_form": ("support_email", "support_reason", "support_text"),
-    "service_request_form": (
-        "sr_kind", "policy_number", "sr_event_date", "sr_description", "sr_iban", "sr_amount",
-        "sr_effective_date",
-    ),
-    "payment_form": ("policy_number", "pay_installments", "pay_method"),
-}
 PERSONAL_FORMS = ("service_request_form", "payment_form")
 
 
@@ -57,11 +47,6 @@ def _form_from_slots(tracker: Tracker) -> str | None:
     return None
 
 
-def answers_of(tracker: Tracker, form: str) -> Dict[str, Any]:
-    values = {s: tracker.get_slot(s) for s in RESUMABLE_SLOTS[form]}
-    return {s: v for s, v in values.items() if v not in (None, "", ABORTED)}
-
-
 def clear_all_forms() -> List[EventType]:
     return (
         reset_support()
@@ -81,14 +66,8 @@ class ActionAnnullaModulo(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        form = last_form(tracker)
-        answers = answers_of(tracker, form) if form else {}
-        if answers:
-            saved = json.dumps({"form": form, "slots": answers}, ensure_ascii=False)
-            dispatcher.utter_message(response="utter_modulo_sospeso")
-        else:
-            saved = None
-            dispatcher.utter_message(response="utter_modulo_annullato")
+        saved = saved_answers(tracker, last_form(tracker))
+        cancel_message(dispatcher, saved)
         return clear_all_forms() + [SlotSet(SUSPENDED_SLOT, saved)]
 
 

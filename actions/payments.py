@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agency_requests import euro, policy_in
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from actions.form_cancel import CancellableFormValidation, wants_to_cancel
 from actions.guard import backend_down, explain_otp_refusal, require_customer
 from actions.identity import identity_from_tracker, personal_data_customer
 from actions.otp import PAYMENT_CHALLENGE
@@ -118,7 +119,9 @@ class ActionAvviaPagamento(Action):
         return events + access.events + [SlotSet("pay_start", True)]
 
 
-class ValidatePaymentForm(FormValidationAction):
+class ValidatePaymentForm(CancellableFormValidation):
+    form_slots = FORM_SLOTS
+
     def name(self) -> str:
         return "validate_payment_form"
 
@@ -128,7 +131,7 @@ class ValidatePaymentForm(FormValidationAction):
     async def extract_policy_number(self, dispatcher, tracker, domain) -> Dict[str, Any]:
         if tracker.get_slot("requested_slot") != "policy_number":
             return {}
-        if latest_intent(tracker) == "annulla":
+        if wants_to_cancel(tracker):
             return {}
         return {"policy_number": (tracker.latest_message or {}).get("text")}
 
@@ -138,7 +141,8 @@ class ValidatePaymentForm(FormValidationAction):
         text = (tracker.latest_message or {}).get("text") or ""
         if typed_code(text) is not None:
             return {"pay_otp": text}
-        if latest_intent(tracker) in ("annulla", "richiedi_nuovo_codice") or text.startswith("/"):
+        if wants_to_cancel(tracker) or latest_intent(tracker) == "richiedi_nuovo_codice" \
+                or text.startswith("/"):
             return {}
         return {"pay_otp": text}
 

@@ -19,6 +19,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from actions.form_cancel import ABORTED, wants_to_cancel
 from actions.guard import (
     STEP_UP_CHALLENGE,
     STEP_UP_CODE_LENGTH,
@@ -30,7 +31,6 @@ from actions.guard import (
 from actions.identity import STEP_UP_SLOT, identity_from_tracker, step_up_marker
 
 MAX_FAILURES = 3
-ABORTED = "__interrotto__"
 VERIFIED = "__verificato__"
 # Actions a completed step-up may resume (never anything named in a slot by someone else).
 # They run inside action_step_up_done, so the rules see one action and its slots.
@@ -98,7 +98,8 @@ class ValidateStepUpForm(FormValidationAction):
         text = (tracker.latest_message or {}).get("text") or ""
         if typed_code(text) is not None:
             return {"step_up_code": text}
-        if latest_intent(tracker) in ("annulla", "richiedi_nuovo_codice") or text.startswith("/"):
+        if wants_to_cancel(tracker) or latest_intent(tracker) == "richiedi_nuovo_codice" \
+                or text.startswith("/"):
             return {}
         return {"step_up_code": text}
 

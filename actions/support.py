@@ -8,14 +8,14 @@ the token's for a verified customer, otherwise the session's.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, Dict, List
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from actions.form_cancel import CancellableFormValidation, plain
 from actions.guard import conversation_brand
 from actions.identity import identity_from_tracker, personal_data_customer
 from actions.step_up import ABORTED, failure, latest_intent
@@ -29,12 +29,6 @@ EMAIL_RE = re.compile(
 REASON_LABELS = {"navigazione": "navigazione", "informazioni_polizza": "informazioni sulla polizza"}
 REASON_CODES = {label: code for code, label in REASON_LABELS.items()}
 MIN_TEXT, MAX_TEXT = 10, 4000
-
-
-def plain(text: str) -> str:
-    """Lower case without accents, for matching what people type."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def email_in(text: Any) -> str | None:
@@ -56,7 +50,9 @@ def reason_in(text: Any) -> str | None:
     return None
 
 
-class ValidateSupportForm(FormValidationAction):
+class ValidateSupportForm(CancellableFormValidation):
+    form_slots = FORM_SLOTS
+
     def name(self) -> str:
         return "validate_support_form"
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from rasa_sdk import Tracker
 
+from actions.form_cancel import wants_to_cancel
 from actions.form_resume import ActionAnnullaModulo, ActionRiprendiModulo, last_form
 from actions.step_up import ABORTED
+from actions.support import ValidateSupportForm
 from tests.actions.helpers import customer_metadata, make_tracker, responses, run, slots_of
 
 
@@ -90,3 +93,51 @@ def test_a_payment_resumes_only_for_a_verified_customer():
     assert verified["slots"]["policy_number"] == "AL10000001"
     assert verified["slots"]["pay_start"] is True
     assert verified["slots"]["modulo_da_riprendere"] == "payment_form"
+
+
+# --- cancelling from inside a form: text and intent must agree -------------------------
+
+@pytest.mark.parametrize("text, intent, expected", [
+    ("annulla", "annulla", True),
+    ("lascia stare", "faq_spam", True),  # a bare cancel phrase, whatever NLU guessed
+    ("no guarda, lascia perdere tutto", "annulla", True),
+    ("navigazione", "annulla", False),  # one-word answers are not cancels
+    ("anna@example.it", "annulla", False),
+    ("AL10000001", "annulla", False),
+    ("basta che mi rispondiate entro domani per favore grazie mille davvero", "annulla",
+     False),  # a long answer that happens to hold a cancel word
+    ("non riesco piu a entrare, mi dice di lasciare stare", "faq_accesso", False),
+])
+def test_what_counts_as_a_cancel(text, intent, expected):
+    assert wants_to_cancel(make_tracker(None, {}, text=text, intent=intent)) is expected
+
+
+def support_turn(text: str, intent: str, slots: dict) -> tuple[list, dict]:
+    asked = slots["requested_slot"]
+    tracker = make_tracker(None, {**slots, asked: text}, text=text, intent=intent,
+                           active_loop="support_form")
+    tracker.events.append({"event": "slot", "name": asked, "value": text})
+    messages, events = run(ValidateSupportForm(), tracker, {"forms": {"support_form": {
+        "required_slots": ["support_email", "support_reason", "support_text",
+                           "support_confirm"]}}})
+    return responses(messages), slots_of(events)
+
+
+def test_a_one_word_answer_classified_as_annulla_still_fills_the_form():
+    said, slots = support_turn("navigazione", "annulla",
+                               {"support_email": "anna@example.it",
+                                "requested_slot": "support_reason"})
+    assert said == []
+    assert slots["support_reason"] == "navigazione"
+    assert "modulo_sospeso" not in slots
+
+
+def test_cancel_inside_the_form_ends_it_and_keeps_earlier_answers():
+    said, slots = support_turn("annulla", "annulla",
+                               {"support_email": "anna@example.it",
+                                "requested_slot": "support_reason"})
+    assert said == ["utter_modulo_sospeso"]
+    assert slots["requested_slot"] is None and slots["form_aborted"] is True
+    assert slots["support_email"] is None
+    # the text being judged ("annulla") is not kept as the reason
+    assert json.loads(slots["modulo_sospeso"])["slots"] == {"support_email": "anna@example.it"}
