@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from abc import abstractmethod
 from typing import Any, Dict, List
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -80,6 +81,10 @@ class CancellableFormValidation(FormValidationAction):
     """Base of our form validators: a cancel typed inside the form ends it right here."""
 
     form_slots: tuple[str, ...] = ()
+
+    @abstractmethod
+    def name(self) -> str:
+        """Abstract, so the action server does not register this base class as an action."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]

@@ -30,7 +30,10 @@ import threading
 import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typing.Self is 3.11+: the Rasa side (3.10) imports this file too
+    from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_SID = "AC" + "0" * 32

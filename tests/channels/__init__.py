@@ -1,0 +1,1 @@
+"""Tests of the custom input channels (bot/channels/)."""
