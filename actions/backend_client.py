@@ -11,8 +11,9 @@ the same two failure types, so each can answer in Italian and offer the support 
 
 Settings (read when a client is built): ``BACKEND_URL`` (``http://127.0.0.1:8000``),
 ``BACKEND_API_KEY`` (``dev-backend-key``), ``BACKEND_TIMEOUT_SECONDS`` (5, total per request).
-Staff sessions pass ``staff_agency`` (the agency from the verified staff token) so the
-backend hides customers of other agencies.
+Staff sessions pass ``staff_agency`` and ``staff_id`` (from the verified staff token) so the
+backend hides customers of other agencies and writes every lookup to its staff audit
+(``X-Staff-Agency``, ``X-Staff-Id``).
 
 Nothing personal is logged: log lines name the route template (``/v1/customers/{id}``),
 never ids, numbers, codes or bodies.
@@ -42,8 +43,10 @@ _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Policy numbers as users type them: the backend ignores spaces, dashes and case.
 _POLICY_RE = re.compile(r"^[A-Za-z0-9 -]{1,32}$")
 _AGENCY_RE = re.compile(r"^[A-Z]{2}-[A-Z]{2}-\d{3,4}$")
+_STAFF_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 PolicyStatus = Literal["active", "archived", "all"]
+AuditOutcome = Literal["found", "not_found", "other_agency"]
 OtpPurpose = Literal["step_up", "payment", "service_request"]
 
 
@@ -119,6 +122,7 @@ class BackendClient:
         api_key: str | None = None,
         timeout: float | None = None,
         staff_agency: str | None = None,
+        staff_id: str | None = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("BACKEND_URL") or DEFAULT_URL).rstrip("/")
         # None: from the environment; "" sends no key (useful to test the refusal).
@@ -129,13 +133,20 @@ class BackendClient:
         if staff_agency is not None and not _AGENCY_RE.match(staff_agency):
             raise ValueError("staff_agency looks like AL-MI-001")
         self.staff_agency = staff_agency
+        # The backend audits who looked a customer up; an id without its agency is refused.
+        if staff_id is not None and (staff_agency is None or not _STAFF_ID_RE.match(staff_id)):
+            raise ValueError("staff_id needs staff_agency and looks like S-042")
+        self.staff_id = staff_id
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def for_identity(cls, identity: Any, **kwargs: Any) -> BackendClient:
-        """A client scoped to a staff member's agency when the identity is staff."""
-        agency = identity.agency if getattr(identity, "kind", None) == "staff" else None
-        return cls(staff_agency=agency, **kwargs)
+        """A client scoped to a staff member's agency (and audited under their id) when the
+        identity is staff."""
+        is_staff = getattr(identity, "kind", None) == "staff"
+        agency = identity.agency if is_staff else None
+        staff_id = identity.staff_id if is_staff else None
+        return cls(staff_agency=agency, staff_id=staff_id, **kwargs)
 
     # --- session handling ---------------------------------------------------------
 
@@ -145,6 +156,8 @@ class BackendClient:
             headers["X-Api-Key"] = self.api_key
         if self.staff_agency:
             headers["X-Staff-Agency"] = self.staff_agency
+        if self.staff_id:
+            headers["X-Staff-Id"] = self.staff_id
         return headers
 
     def _new_session(self) -> aiohttp.ClientSession:
@@ -241,14 +254,17 @@ class BackendClient:
         fiscal_code: str | None = None,
         vat_number: str | None = None,
         mobile: str | None = None,
+        policy_number: str | None = None,
         brand: str | None = None,
         agency: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Matches for exactly one identifier (POST, so identifiers stay out of URLs)."""
+        """Matches for exactly one identifier (POST, so identifiers stay out of URLs);
+        ``policy_number`` finds the policy's holder."""
         fields = {
             "fiscal_code": fiscal_code,
             "vat_number": vat_number,
             "mobile": mobile,
+            "policy_number": policy_number,
             "brand": brand,
             "agency": agency,
         }
@@ -280,6 +296,39 @@ class BackendClient:
 
     async def get_archived_policies(self, customer_id: str | int) -> list[dict[str, Any]]:
         return list((await self.get_policies(customer_id, "archived")).get("policies") or [])
+
+    async def get_open_requests(self, customer_id: str | int) -> dict[str, Any]:
+        """Open ``support_tickets``, ``service_requests`` and ``payment_requests`` (pending
+        links and consultant appointments), plus ``total``; e-mails masked, no links."""
+        path = f"/v1/customers/{_segment(customer_id)}/open-requests"
+        return await self._request("GET", path, "/v1/customers/{id}/open-requests")
+
+    async def staff_lookup_audit(
+        self,
+        agency: str,
+        *,
+        staff_id: str | None = None,
+        customer_id: str | int | None = None,
+        outcome: AuditOutcome | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """The agency's staff lookups, newest first: ``entries`` (who, when, which customer,
+        masked key, outcome) and ``next_before_id`` for the next page."""
+        if not _AGENCY_RE.match(agency):
+            raise ValueError("agency looks like AL-MI-001")
+        params = {"agency": agency, "limit": str(int(limit))}
+        if staff_id is not None:
+            params["staff_id"] = _segment(staff_id)
+        if customer_id is not None:
+            params["customer_id"] = _segment(customer_id)
+        if outcome is not None:
+            params["outcome"] = outcome
+        if before_id is not None:
+            params["before_id"] = str(int(before_id))
+        return await self._request(
+            "GET", "/v1/audit/staff-lookups", "/v1/audit/staff-lookups", params=params
+        )
 
     async def get_policy(self, customer_id: str | int, policy_number: str) -> dict[str, Any]:
         """One policy of this customer; others' and unknown ones are ``policy_not_owned``."""

@@ -17,7 +17,7 @@ from .db import create_schema, make_engine, make_session_factory, transaction
 from .deps import require_api_key, staff_agency_guard
 from .errors import error_response, install_error_handlers
 from .log import install_access_log
-from .routes import customers, health, otp, pay_page, payments, registration, service_requests, support
+from .routes import customers, health, otp, pay_page, payments, registration, service_requests, staff, support
 from .seed import seed_if_empty
 from .services.sms import SmsSender, make_sms_sender
 
@@ -68,6 +68,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(pay_page.router)
     keyed = [Depends(require_api_key), Depends(staff_agency_guard)]
-    for module in (customers, otp, payments, registration, service_requests, support):
+    for module in (customers, otp, payments, registration, service_requests, support, staff):
         app.include_router(module.router, dependencies=keyed)
     return app

@@ -15,6 +15,7 @@ from .clock import Clock
 from .config import Settings
 from .errors import ApiError
 from .models import Customer
+from .services import staff_audit
 from .services.sms import SmsSender
 
 _api_key_header = APIKeyHeader(
@@ -57,8 +58,33 @@ StaffAgencyHeader = Annotated[
 ]
 
 
-def staff_agency_guard(request: Request, staff_agency: StaffAgencyHeader = None) -> None:
-    """For staff calls, a customer of another agency is answered like an unknown one (404)."""
+STAFF_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+StaffIdHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Staff-Id",
+        pattern=STAFF_ID_PATTERN,
+        description="the staff member (from the verified staff token), recorded in the lookup audit; "
+        "only together with X-Staff-Agency",
+    ),
+]
+
+
+def require_staff_agency_with_id(staff_agency: str | None, staff_id: str | None) -> None:
+    """An id without an agency would be a staff call without its scope: refuse it."""
+    if staff_id is not None and staff_agency is None:
+        raise ApiError(422, "staff_agency_required", "X-Staff-Id needs X-Staff-Agency")
+
+
+def staff_agency_guard(
+    request: Request, staff_agency: StaffAgencyHeader = None, staff_id: StaffIdHeader = None
+) -> None:
+    """For staff calls, a customer of another agency is answered like an unknown one (404).
+
+    Every staff call on a customer's path is also written to the lookup audit (who, which
+    customer, which endpoint, found / not_found / other_agency) before the handler runs.
+    """
+    require_staff_agency_with_id(staff_agency, staff_id)
     raw_id = request.path_params.get("customer_id")
     if staff_agency is None or raw_id is None:
         return
@@ -68,9 +94,22 @@ def staff_agency_guard(request: Request, staff_agency: StaffAgencyHeader = None)
         return  # the path validation reports it
     if not 1 <= customer_id < 2**31:
         return
-    with request.app.state.session_factory() as session:
+    state = request.app.state
+    route = request.scope.get("route")
+    with state.session_factory() as session:
         agency = session.scalar(select(Customer.agency_code).where(Customer.id == customer_id))
-    if agency is not None and agency != staff_agency:
+        outcome = staff_audit.outcome_for(agency, staff_agency)
+        staff_audit.record(
+            session,
+            now=state.clock.now(),
+            secret=state.settings.otp_secret,
+            staff_id=staff_id,
+            agency=staff_agency,
+            endpoint=getattr(route, "path", None) or "/v1/customers/{customer_id}",
+            key=staff_audit.SearchKey("customer_id", str(customer_id)),
+            outcomes=[(customer_id if agency is not None else None, outcome)],
+        )
+    if outcome == "other_agency":
         raise ApiError(404, "customer_not_found", "no such customer")
 
 

@@ -281,3 +281,38 @@ class ServiceRequest(Base):
     status: Mapped[str] = mapped_column(String(12), default="received")
     agency_code: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+STAFF_QUERY_KINDS = ("fiscal_code", "vat_number", "mobile", "policy_number", "customer_id")
+STAFF_LOOKUP_OUTCOMES = ("found", "not_found", "other_agency")
+
+
+class StaffLookupAudit(Base):
+    """One access by agency staff to customer data: who, when, which customer, how.
+
+    Written for every call that carries ``X-Staff-Agency`` (lookups and per-customer
+    reads), in a transaction of its own so that refused and failed calls are recorded too.
+    ``customer_id`` has no foreign key on purpose: the audit must outlive the customer row.
+    The search key is kept only masked (``key_masked``, for people) and as a keyed HMAC
+    (``key_hash``, so compliance can ask "who searched for this codice fiscale?" without
+    the table ever holding one in clear).
+    """
+
+    __tablename__ = "staff_lookup_audit"
+    __table_args__ = (
+        CheckConstraint(_in("query_kind", STAFF_QUERY_KINDS), name="ck_staff_audit_kind"),
+        CheckConstraint(_in("outcome", STAFF_LOOKUP_OUTCOMES), name="ck_staff_audit_outcome"),
+        Index("ix_staff_audit_agency_id", "agency_code", "id"),
+        Index("ix_staff_audit_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    staff_id: Mapped[str | None] = mapped_column(String(64))  # None: caller sent no X-Staff-Id
+    agency_code: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    query_kind: Mapped[str] = mapped_column(String(16))
+    key_masked: Mapped[str] = mapped_column(String(40))
+    key_hash: Mapped[str | None] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(120))  # route template, never a filled-in path
+    outcome: Mapped[str] = mapped_column(String(16))

@@ -94,24 +94,37 @@ class CustomerOut(BaseModel):
 
 
 class LookupRequest(Strict):
-    """Exactly one identifier; ``agency`` restricts the search to one agency (staff)."""
+    """Exactly one identifier; ``agency`` restricts the search to one agency (staff).
+
+    ``policy_number`` finds the holder of a policy (staff asking "di chi è la polizza ...").
+    """
 
     fiscal_code: FiscalCode | None = None
     vat_number: VatNumber | None = None
     mobile: Phone | None = None
+    policy_number: PolicyNumber | None = None
     brand: Brand | None = None
     agency: AgencyCode | None = None
 
     @model_validator(mode="after")
     def _one_identifier(self) -> LookupRequest:
-        given = [x for x in (self.fiscal_code, self.vat_number, self.mobile) if x is not None]
+        keys = (self.fiscal_code, self.vat_number, self.mobile, self.policy_number)
+        given = [x for x in keys if x is not None]
         if len(given) != 1:
             raise PydanticCustomError(
                 "one_identifier_required",
-                "give exactly one of fiscal_code, vat_number, mobile",
+                "give exactly one of fiscal_code, vat_number, mobile, policy_number",
                 {"code": "one_identifier_required"},
             )
         return self
+
+    def search_key(self) -> tuple[str, str]:
+        """(kind, normalised value) of the one identifier given."""
+        for kind in ("fiscal_code", "vat_number", "mobile", "policy_number"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        raise AssertionError("validated: exactly one identifier")  # pragma: no cover
 
 
 class LookupMatch(BaseModel):
@@ -387,3 +400,63 @@ class HealthOut(BaseModel):
 
 
 LookupMatch.model_rebuild()
+
+
+# --- staff: open requests of a customer, lookup audit --------------------------------
+
+
+class OpenSupportTicketOut(BaseModel):
+    ticket_number: str
+    reason: str
+    status: str
+    policy_number: str | None
+    reply_email_masked: str
+    created_at: datetime
+
+
+class OpenServiceRequestOut(BaseModel):
+    request_number: str
+    kind: str
+    status: str
+    policy_number: str | None
+    created_at: datetime
+
+
+class OpenPaymentRequestOut(BaseModel):
+    request_number: str
+    policy_number: str
+    status: Literal["pending", "appointment"] = Field(
+        description="pending: link sent, not paid yet; appointment: the consultant must call the customer"
+    )
+    method: str
+    amount: str
+    amount_cents: int
+    currency: Literal["EUR"] = "EUR"
+    created_at: datetime
+    expires_at: datetime | None = Field(description="until when the payment link works (pending only)")
+
+
+class OpenRequestsResponse(BaseModel):
+    customer_id: int
+    support_tickets: list[OpenSupportTicketOut]
+    service_requests: list[OpenServiceRequestOut]
+    payment_requests: list[OpenPaymentRequestOut]
+    total: int
+
+
+class StaffLookupAuditOut(BaseModel):
+    id: int
+    at: datetime
+    staff_id: str | None
+    agency: str
+    customer_id: int | None
+    query_kind: Literal["fiscal_code", "vat_number", "mobile", "policy_number", "customer_id"]
+    key_masked: str
+    endpoint: str
+    outcome: Literal["found", "not_found", "other_agency"]
+
+
+class StaffLookupAuditResponse(BaseModel):
+    agency: str
+    entries: list[StaffLookupAuditOut]
+    next_before_id: int | None = Field(description="pass as before_id for the next (older) page; null at the end")

@@ -29,7 +29,9 @@ def domain():
 def training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
-    return load_data(str(ROOT / "bot" / "data" / "nlu.yml"))
+    files = [ROOT / "bot" / "data" / name for name in ("nlu.yml", "staff.yml")]
+    first = load_data(str(files[0]))
+    return first.merge(*(load_data(str(f)) for f in files[1:]))
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from ..config import rules_for
-from ..deps import ClockDep, SessionDep, StaffAgencyHeader
+from ..deps import ClockDep, SessionDep, SettingsDep, StaffAgencyHeader, StaffIdHeader
 from ..errors import ApiError
+from ..models import Contact, Customer
 from ..presenters import contact_out, customer_out, installment_out, policy_out
 from ..schemas import (
     ContactsResponse,
@@ -21,6 +23,7 @@ from ..schemas import (
     PolicyOut,
 )
 from ..services import customers as customer_service
+from ..services import staff_audit
 from ..services.payments import installment_rows
 from ..services.policies import list_policies, owned_policy
 from . import CustomerId, PolicyNumberPath, parse_policy_number
@@ -29,28 +32,61 @@ router = APIRouter(prefix="/v1", tags=["customers"])
 
 
 @router.post("/customers/lookup", response_model=LookupResponse)
-def lookup_customer(body: LookupRequest, session: SessionDep, staff_agency: StaffAgencyHeader = None) -> LookupResponse:
-    """Find customers by codice fiscale, partita IVA or mobile (POST: identifiers stay out of URLs and logs).
+def lookup_customer(
+    body: LookupRequest,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    staff_agency: StaffAgencyHeader = None,
+    staff_id: StaffIdHeader = None,
+) -> LookupResponse:
+    """Find customers by codice fiscale, partita IVA, mobile or policy number (POST: keys stay out of URLs and logs).
 
     Staff pass ``agency`` (or the ``X-Staff-Agency`` header): customers of other agencies are
-    answered 404 like unknown ones.
+    answered 404 like unknown ones. With the header, the lookup is written to the staff audit
+    (``X-Staff-Id``, which customers matched, found / not_found / other_agency).
     """
+    kind, value = body.search_key()
     agencies = {a for a in (body.agency, staff_agency) if a}
     if len(agencies) > 1:
+        # A staff member asking explicitly for another agency's customers.
+        matches: list[tuple[Customer, Contact | None]] = []
+        outcomes: list[tuple[int | None, str]] = [(None, "other_agency")]
+    else:
+        agency = next(iter(agencies), None)
+        everyone = _lookup_everywhere(session, body, kind, value)
+        matches = [(c, m) for c, m in everyone if agency is None or c.agency_code == agency]
+        outcomes = [(c.id, staff_audit.outcome_for(c.agency_code, staff_agency or "")) for c, _ in everyone]
+    if staff_agency is not None:
+        staff_audit.record(
+            session,  # read-only so far: committing it with the audit rows changes nothing else
+            now=clock.now(),
+            secret=settings.otp_secret,
+            staff_id=staff_id,
+            agency=staff_agency,
+            endpoint="/v1/customers/lookup",
+            key=staff_audit.SearchKey(kind, value),
+            outcomes=outcomes or [(None, "not_found")],
+        )
+    if not matches:
         raise ApiError(404, "customer_not_found", "no customer matches")
-    matches = customer_service.lookup(
-        session,
-        fiscal_code=body.fiscal_code,
-        vat_number=body.vat_number,
-        mobile=body.mobile,
-        brand=body.brand,
-        agency=next(iter(agencies), None),
-    )
     return LookupResponse(
         matches=[
             LookupMatch(customer=customer_out(c), matched_contact=contact_out(m) if m else None) for c, m in matches
         ]
     )
+
+
+def _lookup_everywhere(
+    session: Session, body: LookupRequest, kind: str, value: str
+) -> list[tuple[Customer, Contact | None]]:
+    """Every match in every agency (the audit needs the other agencies' ones too)."""
+    try:
+        return customer_service.lookup(session, brand=body.brand, **{kind: value})
+    except ApiError as exc:
+        if exc.code != "customer_not_found":
+            raise
+        return []
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)

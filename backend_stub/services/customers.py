@@ -1,4 +1,4 @@
-"""Customers: fetch by id and lookup by fiscal code, partita IVA or mobile (staff: own agency)."""
+"""Customers: fetch by id and lookup by fiscal code, partita IVA, mobile or policy number (staff: own agency)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import ApiError
-from ..models import Contact, Customer
+from ..models import Contact, Customer, Policy
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:
@@ -24,6 +24,7 @@ def lookup(
     fiscal_code: str | None = None,
     vat_number: str | None = None,
     mobile: str | None = None,
+    policy_number: str | None = None,
     brand: str | None = None,
     agency: str | None = None,
 ) -> list[tuple[Customer, Contact | None]]:
@@ -40,6 +41,8 @@ def lookup(
         query = query.where(Customer.vat_number == vat_number)
     elif mobile:
         query = query.join(Contact).where(Contact.kind == "mobile", Contact.value == mobile)
+    elif policy_number:
+        query = query.join(Policy).where(Policy.number == policy_number)
     if brand:
         query = query.where(Customer.brand == brand)
     customers = list(session.scalars(query).unique())
