@@ -6,7 +6,7 @@ RASA := $(VENV)/bin/rasa
 export TF_CPP_MIN_LOG_LEVEL := 3
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup test test-fast lint validate unit conversations e2e backend-test run shell benchmark spacy-metrics clean
+.PHONY: setup test test-fast lint validate unit conversations e2e browser backend-test run shell benchmark spacy-metrics clean
 
 setup:            ## build environments, the Italian spaCy pipeline and the Rasa model
 	bash scripts/setup.sh
@@ -33,8 +33,11 @@ backend-test:
 	  backend_stub/.venv/bin/python -m pytest backend_stub/tests -q; \
 	else echo "backend stub not set up: skipped"; fi
 
-e2e:
+e2e:              ## REST, WhatsApp and browser tests against the running stack
 	$(PY) -m pytest -m e2e tests
+
+browser:          ## widget and staff page in Debian Chromium (Playwright); screenshots in results/screenshots/
+	$(PY) -m pytest -m e2e tests/browser
 
 run:              ## the whole stack in the foreground; Ctrl-C stops it
 	bash scripts/run.sh

@@ -99,9 +99,17 @@ YES = {"si", "conferma", "confermo", "invia", "ok", "va bene", "si invia", "cert
 NO = {"no", "negazione", "non inviare", "no grazie"}
 
 
+NO_WORDS = {"no", "nope", "nah", "niente", "nessuno", "nessuna"}
+
+
 def said_no(tracker: Tracker) -> bool:
-    """A plain «no» / «no lascia stare» instead of an answer: the customer wants out."""
-    return latest_intent(tracker) == "negazione"
+    """A plain «no» / «no grazie» instead of an answer: the customer wants out.
+
+    The intent alone is not enough: one-word answers ("navigazione") can be classified as
+    `negazione`, so the message must also start with a no-word and be short."""
+    words = plain(str((tracker.latest_message or {}).get("text") or "")).split()
+    return (latest_intent(tracker) == "negazione" and 0 < len(words) <= 4
+            and words[0].strip(",.!") in NO_WORDS)
 
 
 def give_up(dispatcher: CollectingDispatcher, slot: str) -> Dict[str, Any]:

@@ -9,6 +9,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
 export ASSISTANT_DEFAULT_BRAND="${ASSISTANT_DEFAULT_BRAND:-alleanza}"
+# Demo host pages (widget with demo customers, staff demo login): local development only.
+export DEMO_PAGES="${DEMO_PAGES:-1}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # bot.channels.* named in credentials.yml
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"

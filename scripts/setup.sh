@@ -4,7 +4,8 @@
 #   2. the Italian spaCy pipeline it_area_clienti_sm (cached build, see
 #      scripts/build_italian_pipeline.py);
 #   3. the backend stub's own environment (backend_stub/.venv), when present;
-#   4. the trained Rasa model models/area-clienti.tar.gz.
+#   4. the web widget's npm packages, Debian Chromium and Playwright (scripts/setup_web.sh);
+#   5. the trained Rasa model models/area-clienti.tar.gz.
 # Each step is skipped when its inputs have not changed since the last run.
 set -euo pipefail
 
@@ -30,7 +31,7 @@ find_python310() {
   exit 1
 }
 
-step "1/4 Python 3.10 environment (.venv)"
+step "1/5 Python 3.10 environment (.venv)"
 if [[ ! -x "$VENV/bin/python" ]]; then
   python310="$(find_python310)"
   echo "creating .venv with $python310"
@@ -47,17 +48,20 @@ else
   echo "up to date"
 fi
 
-step "2/4 Italian spaCy pipeline (it_area_clienti_sm)"
+step "2/5 Italian spaCy pipeline (it_area_clienti_sm)"
 "$VENV/bin/python" scripts/build_italian_pipeline.py
 
-step "3/4 backend stub environment"
+step "3/5 backend stub environment"
 if [[ -x backend_stub/setup.sh ]]; then
   backend_stub/setup.sh
 else
   echo "no backend_stub/setup.sh yet: skipped"
 fi
 
-step "4/4 Rasa model (models/area-clienti.tar.gz)"
+step "4/5 web widget and browser tests (chromium, socket.io-client, playwright)"
+bash scripts/setup_web.sh
+
+step "5/5 Rasa model (models/area-clienti.tar.gz)"
 spacy_key=$(ls "$VENV"/.it_area_clienti_sm-* 2>/dev/null | sort | tail -n 1)
 model_key=$( (digest config.yml domain.yml bot/data/*.yml; echo "$spacy_key") | sha256sum | cut -c1-16)
 if [[ -f "$MODEL" && "$(cat models/.model-key 2>/dev/null)" == "$model_key" ]]; then

@@ -80,9 +80,15 @@ def test_short_text_is_refused():
 
 
 def test_a_no_instead_of_an_answer_cancels():
-    messages, slots = answer("support_text", "no lascia stare", intent="negazione")
+    messages, slots = answer("support_text", "no grazie", intent="negazione")
     assert responses(messages) == ["utter_modulo_annullato"]
     assert slots["form_aborted"] is True
+
+
+def test_a_one_word_answer_classified_as_negazione_is_still_an_answer():
+    messages, slots = answer("support_reason", "navigazione", intent="negazione")
+    assert messages == []
+    assert slots["support_reason"] == "navigazione"
 
 
 @pytest.mark.parametrize("typed,intent,value", [
