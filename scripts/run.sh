@@ -3,7 +3,8 @@
 #   backend stub :8000 (when set up), action server :5055, Rasa server :5005
 #   (REST /webhooks/rest/webhook and socket.io channels, see credentials.yml).
 # Ports and the tracker database can be moved with RASA_PORT, ACTIONS_PORT, BACKEND_PORT
-# and RASA_TRACKER_DB (the tests run a private stack that way).
+# and RASA_TRACKER_DB (the tests run a private stack that way). Several replicas:
+# RASA_TRACKER_URL (PostgreSQL tracker) and REDIS_URL (Redis lock store, WhatsApp memory).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -24,10 +25,14 @@ if [[ ! -f models/area-clienti.tar.gz ]]; then
   exit 1
 fi
 
-# endpoints.yml with this run's action-server port and tracker database.
+# endpoints.yml with this run's action-server port, tracker and lock store
+# (RASA_TRACKER_URL: PostgreSQL tracker, REDIS_URL: Redis lock store; bot/endpoints_config.py).
 endpoints="$(mktemp "${TMPDIR:-/tmp}/endpoints.XXXXXX.yml")"
-sed -e "s#127.0.0.1:5055#127.0.0.1:${ACTIONS_PORT}#" \
-    -e "s#var/rasa_tracker.sqlite3#${RASA_TRACKER_DB}#" endpoints.yml > "$endpoints"
+if ! ACTIONS_PORT="$ACTIONS_PORT" RASA_TRACKER_DB="$RASA_TRACKER_DB" \
+    .venv/bin/python -m bot.endpoints_config > "$endpoints"; then
+  rm -f "$endpoints"
+  exit 2
+fi
 
 pids=()
 stop() {

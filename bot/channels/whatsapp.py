@@ -21,9 +21,10 @@ Configuration (environment, read at startup; see docs/channels/whatsapp.md):
 * ``WHATSAPP_BRAND`` - the insurer this number belongs to (default
   ``ASSISTANT_DEFAULT_BRAND``).
 
-Duplicates and button choices are remembered in this process's memory: with several Rasa
-replicas behind a load balancer, a retried ``MessageSid`` or a typed "2" may reach another
-replica (use sticky routing on ``From``, or move the two caches to Redis).
+* ``REDIS_URL`` - keep the seen ``MessageSid``s and the last numbered choices in Redis, so
+  that several Rasa replicas behind a load balancer share them (``channel_state.py``);
+  without it they live in this process's memory. Turns of one sender keep their order
+  within a replica; across replicas Rasa's lock store (Redis too) serialises them.
 """
 
 from __future__ import annotations
@@ -34,12 +35,11 @@ import logging
 import os
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import jwt
@@ -61,6 +61,7 @@ from actions.identity import (
     mask_phone,
     secret_for,
 )
+from bot.channels.channel_state import ChannelState, channel_state_from_env
 
 log = logging.getLogger(__name__)
 # The twilio client logs every request at INFO (URL, headers): keep that out of our logs.
@@ -69,9 +70,7 @@ logging.getLogger("twilio.async_http_client").setLevel(logging.WARNING)
 MAX_BODY_CHARS = 1600  # Twilio refuses longer WhatsApp bodies (error 21617)
 TOKEN_TTL_SECONDS = 10 * 60  # one turn; every message gets a fresh token
 SEEN_TTL_SECONDS = 24 * 60 * 60
-SEEN_MAX_ITEMS = 50_000
 BUTTONS_TTL_SECONDS = 60 * 60
-BUTTONS_MAX_ITEMS = 20_000
 SEND_TIMEOUT_SECONDS = 15.0
 MAX_FORM_FIELDS = 200
 
@@ -150,51 +149,6 @@ def _with_prefix(number: str) -> str:
 
 
 # --- small helpers -------------------------------------------------------------------
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class TTLCache(Generic[K, V]):
-    """Bounded in-memory map whose entries expire; oldest entries go first when full."""
-
-    def __init__(
-        self, ttl: float, max_items: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl, self.max_items, self._clock = ttl, max_items, clock
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def _purge(self, now: float) -> None:
-        # Insertion order is expiry order (one TTL for all), so expired entries are in front.
-        while self._items and next(iter(self._items.values()))[0] <= now:
-            self._items.popitem(last=False)
-        while len(self._items) > self.max_items:
-            self._items.popitem(last=False)
-
-    def add(self, key: K, value: V) -> bool:
-        """Store ``key`` unless present; True if it was new (the dedup check-and-set)."""
-        now = self._clock()
-        self._purge(now)
-        if key in self._items:
-            return False
-        self.put(key, value)
-        return True
-
-    def put(self, key: K, value: V) -> None:
-        now = self._clock()
-        self._items.pop(key, None)
-        self._items[key] = (now + self.ttl, value)
-        self._purge(now)
-
-    def pop(self, key: K) -> V | None:
-        self._purge(self._clock())
-        entry = self._items.pop(key, None)
-        return entry[1] if entry else None
-
-    def __len__(self) -> int:
-        self._purge(self._clock())
-        return len(self._items)
-
 
 # "1." of a numbered list is not a sentence end; "nel 2024." is.
 _SENTENCE_END = re.compile(r"(?<!\b\d)[.!?…][\"'»)\]]*(?=\s)|\n")
@@ -358,8 +312,8 @@ def _masked(address: str) -> str:
 class WhatsAppOutput(OutputChannel):
     """Bot messages to one WhatsApp user: split to Twilio's limit, buttons as numbers."""
 
-    def __init__(self, sender: Sender, choices: TTLCache[str, list[tuple[str, str]]]):
-        self.sender, self.choices = sender, choices
+    def __init__(self, sender: Sender, state: ChannelState):
+        self.sender, self.state = sender, state
 
     @classmethod
     def name(cls) -> str:
@@ -380,7 +334,7 @@ class WhatsAppOutput(OutputChannel):
         if await self._deliver(recipient_id, numbered_choices(text, buttons)):
             options = [(str(b.get("title") or ""), str(b.get("payload") or b.get("title")))
                        for b in buttons]
-            self.choices.put(recipient_id, options)
+            await self.state.put_choices(recipient_id, options, BUTTONS_TTL_SECONDS)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self.sender.send(PREFIX + recipient_id, "", media_url=image)
@@ -472,19 +426,18 @@ class WhatsAppInput(InputChannel):
         # Settings come from the environment (secrets stay out of credentials.yml).
         return cls(WhatsAppSettings.from_env())
 
-    def __init__(self, settings: WhatsAppSettings | None = None) -> None:
+    def __init__(
+        self, settings: WhatsAppSettings | None = None, state: ChannelState | None = None
+    ) -> None:
         self.settings = settings or WhatsAppSettings.from_env()
         self.validator = RequestValidator(self.settings.auth_token)
         self.sender: Sender = make_sender(self.settings)
-        self.seen: TTLCache[str, bool] = TTLCache(SEEN_TTL_SECONDS, SEEN_MAX_ITEMS)
-        self.choices: TTLCache[str, list[tuple[str, str]]] = TTLCache(
-            BUTTONS_TTL_SECONDS, BUTTONS_MAX_ITEMS
-        )
+        self.state = state or channel_state_from_env("whatsapp")
         self._tails: dict[str, asyncio.Task[None]] = {}  # last queued turn per sender
         self._tasks: set[asyncio.Task[None]] = set()
 
     def get_output_channel(self) -> OutputChannel:
-        return WhatsAppOutput(self.sender, self.choices)
+        return WhatsAppOutput(self.sender, self.state)
 
     # --- request checks ---------------------------------------------------------------
 
@@ -521,7 +474,7 @@ class WhatsAppInput(InputChannel):
         self, inbound: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> None:
         """One turn, in the background; every failure ends in a log line, not a crash."""
-        output = WhatsAppOutput(self.sender, self.choices)
+        output = WhatsAppOutput(self.sender, self.state)
         who = mask_phone(inbound.phone)
         if inbound.location:  # a shared place (its label may come as Body): not for NLU
             await output.send_text_message(inbound.phone, LOCATION_REPLY)
@@ -534,7 +487,7 @@ class WhatsAppInput(InputChannel):
                          inbound.message_sid, who)
             return
         text = inbound.body
-        options = self.choices.pop(inbound.phone)  # a choice answers the latest list only
+        options = await self.state.pop_choices(inbound.phone)  # answers the latest list only
         if options:
             text = chosen_payload(text, options) or text
         try:
@@ -601,7 +554,7 @@ class WhatsAppInput(InputChannel):
             except BadRequest as exc:
                 return response.text(f"bad request: {exc}", status=400)
             try:
-                if self.seen.add(inbound.message_sid, True):
+                if await self.state.first_time(inbound.message_sid, SEEN_TTL_SECONDS):
                     self.enqueue(inbound, on_new_message)
                 else:
                     log.info("WhatsApp message %s already received: ignored",
@@ -615,5 +568,6 @@ class WhatsAppInput(InputChannel):
         async def finish(*_: Any) -> None:
             await self.drain()
             await self.sender.close()
+            await self.state.close()
 
         return hook

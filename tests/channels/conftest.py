@@ -173,7 +173,7 @@ def whatsapp_fake_twilio(whatsapp_fake_twilio_server: FakeTwilio) -> FakeTwilio:
 @pytest.fixture
 def whatsapp_env(monkeypatch: pytest.MonkeyPatch, whatsapp_fake_twilio: FakeTwilio) -> FakeTwilio:
     """Environment of a deployment whose replies go to the fake Twilio API."""
-    for name in ("WHATSAPP_PUBLIC_URL", "WHATSAPP_BRAND", "WHATSAPP_OUTBOX_PATH"):
+    for name in ("WHATSAPP_PUBLIC_URL", "WHATSAPP_BRAND", "WHATSAPP_OUTBOX_PATH", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", DEFAULT_SID)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", DEFAULT_TOKEN)

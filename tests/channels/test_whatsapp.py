@@ -22,7 +22,6 @@ from twilio.request_validator import RequestValidator
 from actions.identity import identity_from_metadata
 from bot.channels.whatsapp import (
     MAX_BODY_CHARS,
-    TTLCache,
     WhatsAppSettings,
     chosen_payload,
     mint_identity_token,
@@ -448,17 +447,6 @@ def test_chosen_payload():
     assert chosen_payload("3", options) is None
     assert chosen_payload("0", options) is None
     assert chosen_payload("2 polizze", options) is None
-
-
-def test_ttl_cache_expires_and_stays_bounded():
-    now = [0.0]
-    cache: TTLCache[str, int] = TTLCache(ttl=10, max_items=3, clock=lambda: now[0])
-    assert cache.add("a", 1) and not cache.add("a", 1)
-    now[0] = 11
-    assert cache.add("a", 1)  # expired, so new again
-    for key in "bcd":
-        cache.add(key, 1)
-    assert len(cache) == 3 and cache.pop("a") is None  # the oldest went first
 
 
 def test_send_script_signature_matches_twilio():

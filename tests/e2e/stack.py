@@ -79,7 +79,9 @@ def _like_a_terminal() -> None:
 
 
 @contextmanager
-def running_stack(workdir: Path, default_brand: str = "alleanza") -> Iterator[Stack]:
+def running_stack(
+    workdir: Path, default_brand: str = "alleanza", extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """Start scripts/run.sh, yield once every server answers, Ctrl-C it afterwards."""
     if not MODEL.exists():
         raise FileNotFoundError(f"{MODEL} missing: run 'make setup' first")
@@ -93,6 +95,7 @@ def running_stack(workdir: Path, default_brand: str = "alleanza") -> Iterator[St
         "BACKEND_DATABASE_URL": f"sqlite:///{workdir}/backend.sqlite3",
         "SMS_OUTBOX_PATH": str(workdir / "sms_outbox.jsonl"),
         "RASA_TRACKER_DB": str(workdir / "tracker.sqlite3"),
+        **(extra_env or {}),
     }
     log = workdir / "run.log"
     process = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env,

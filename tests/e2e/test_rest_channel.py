@@ -9,14 +9,47 @@ import pytest
 import requests
 
 from tests.e2e.stack import running_stack
+from tests.scale_out import (
+    REDIS_URL,
+    count_rows,
+    fresh_database_url,
+    postgres_answers,
+    redis_answers,
+)
 
 pytestmark = pytest.mark.e2e
 
 
+SCALE_OUT = postgres_answers() and redis_answers()
+
+
 @pytest.fixture(scope="module")
-def rasa_url(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("stack")) as stack:
+def stack_tracker_url(tmp_path_factory):
+    """This stack runs as a replica would: PostgreSQL tracker, Redis lock store (when the
+    machine has them; the browser tests cover the embedded SQLite default)."""
+    if not SCALE_OUT:
+        yield None
+        return
+    with fresh_database_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def rasa_url(tmp_path_factory, stack_tracker_url):
+    extra = {"RASA_TRACKER_URL": stack_tracker_url, "REDIS_URL": REDIS_URL,
+             "REDIS_KEY_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}:"} if stack_tracker_url else {}
+    with running_stack(tmp_path_factory.mktemp("stack"), extra_env=extra) as stack:
         yield stack.url
+
+
+@pytest.mark.skipif(not SCALE_OUT, reason="needs PostgreSQL on 127.0.0.1:5432 and Redis on :6379")
+def test_conversations_are_kept_in_postgresql(rasa_url, stack_tracker_url):
+    sender = f"e2e-pg-{uuid.uuid4().hex[:8]}"
+    assert texts(say(rasa_url, "non mi arriva il codice via sms", sender=sender))
+    stored = count_rows(stack_tracker_url,
+                        "select count(*) from events where sender_id = %s and type_name = 'user'",
+                        sender)
+    assert stored == 1
 
 
 def say(rasa_url: str, text: str, brand: str | None = None, sender: str | None = None):

@@ -1,0 +1,120 @@
+"""The endpoints Rasa runs with, from the environment: embedded by default, scale-out by URL.
+
+endpoints.yml is the embedded default (SQLite tracker under var/, in-memory lock store).
+For several Rasa replicas serving the same conversations (../shared/design.md) the tracker
+goes to PostgreSQL and the lock store to Redis, chosen by two URLs rather than by editing
+YAML per environment:
+
+    ACTION_SERVER_URL=http://actions:5055/webhook             (default: 127.0.0.1, ACTIONS_PORT)
+    RASA_TRACKER_URL=postgresql://rasa:secret@db:5432/rasa   (created at start if missing)
+    REDIS_URL=redis://:secret@cache:6379/0                    (the WhatsApp channel's memory
+                                                              too: bot/channels/channel_state.py)
+
+    python -m bot.endpoints_config > /tmp/endpoints.yml       # what scripts/run.sh does
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_ENDPOINTS = ROOT / "endpoints.yml"
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
+REDIS_SCHEMES = ("redis", "rediss")
+LOCK_DB_DEFAULT = 1  # Rasa's own default: keeps locks apart from the channel keys in db 0
+
+
+class EndpointsConfigError(ValueError):
+    """A URL in the environment that cannot configure a store (said before anything starts)."""
+
+
+def _port(parts: Any, default: int, name: str) -> int:
+    try:
+        return parts.port or default
+    except ValueError as exc:
+        raise EndpointsConfigError(f"{name}: the port is not a number") from exc
+
+
+def tracker_store(env: Mapping[str, str]) -> dict[str, Any]:
+    url = env.get("RASA_TRACKER_URL", "").strip()
+    if not url:
+        return {"type": "SQL", "dialect": "sqlite",
+                "db": env.get("RASA_TRACKER_DB") or "var/rasa_tracker.sqlite3"}
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    if parts.scheme not in POSTGRES_SCHEMES or not parts.hostname or not database:
+        raise EndpointsConfigError(
+            "RASA_TRACKER_URL must look like postgresql://user:password@host:5432/database"
+        )
+    store: dict[str, Any] = {
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": parts.hostname,
+        "port": _port(parts, 5432, "RASA_TRACKER_URL"),
+        "db": unquote(database),
+        # Rasa connects here first and creates `db` when it does not exist yet.
+        "login_db": env.get("RASA_TRACKER_LOGIN_DB") or "postgres",
+    }
+    if parts.username:
+        store["username"] = unquote(parts.username)
+    if parts.password:
+        store["password"] = unquote(parts.password)
+    return store
+
+
+def lock_store(env: Mapping[str, str]) -> dict[str, Any] | None:
+    url = env.get("REDIS_URL", "").strip()
+    if not url:
+        return None  # Rasa's in-memory lock store: one replica
+    parts = urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES or not parts.hostname:
+        raise EndpointsConfigError("REDIS_URL must look like redis://[:password@]host:6379/0")
+    store: dict[str, Any] = {
+        "type": "redis",
+        "url": parts.hostname,
+        "port": _port(parts, 6379, "REDIS_URL"),
+        "db": int(env.get("RASA_LOCK_REDIS_DB") or LOCK_DB_DEFAULT),
+        "use_ssl": parts.scheme == "rediss",
+    }
+    if parts.username:
+        store["username"] = unquote(parts.username)
+    if parts.password:
+        store["password"] = unquote(parts.password)
+    return store
+
+
+def render(env: Mapping[str, str] | None = None, base: Path = BASE_ENDPOINTS) -> dict[str, Any]:
+    """endpoints.yml with this environment's action-server port, tracker and lock stores."""
+    env = os.environ if env is None else env
+    endpoints = yaml.safe_load(base.read_text(encoding="utf-8"))
+    action_server, port = env.get("ACTION_SERVER_URL", "").strip(), env.get("ACTIONS_PORT")
+    if action_server:  # another host (one action server for several Rasa replicas)
+        endpoints["action_endpoint"]["url"] = action_server
+    elif port:
+        endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{int(port)}/webhook"
+    endpoints["tracker_store"] = tracker_store(env)
+    lock = lock_store(env)
+    if lock:
+        endpoints["lock_store"] = lock
+    return endpoints
+
+
+def main() -> int:
+    try:
+        endpoints = render()
+    except (EndpointsConfigError, ValueError) as exc:
+        print(f"endpoints: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(yaml.safe_dump(endpoints, sort_keys=False, allow_unicode=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

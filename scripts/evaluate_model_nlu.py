@@ -1,0 +1,75 @@
+"""Intent accuracy of the model `make setup` trained, per held-out file and per intent.
+
+Unlike scripts/benchmark_nlu.py (which trains each config from scratch to compare them),
+this only runs inference on models/area-clienti.tar.gz, so it takes seconds and measures
+exactly what `make run` serves.
+
+    .venv/bin/python scripts/evaluate_model_nlu.py
+    .venv/bin/python scripts/evaluate_model_nlu.py --heldout tests/data/heldout_actions_nlu.yml
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, List
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_nlu import FALLBACK, HELD_OUT, OUT_OF_SCOPE, ROOT, load_examples, predict  # noqa: E402
+
+
+def report(name: str, gold: List[str], predicted: List[str]) -> Dict[str, object]:
+    """Accuracy (fuori_ambito answered by the fallback counts as right), per intent, confusions."""
+    right = [g == p or (g == OUT_OF_SCOPE and p == FALLBACK)
+             for g, p in zip(gold, predicted, strict=True)]
+    per_intent: Dict[str, List[int]] = defaultdict(lambda: [0, 0])
+    for g, ok in zip(gold, right, strict=True):
+        per_intent[g][0] += ok
+        per_intent[g][1] += 1
+    confusions = Counter((g, p) for g, p, ok in zip(gold, predicted, right, strict=True) if not ok)
+    result = {
+        "file": name,
+        "utterances": len(gold),
+        "correct": sum(right),
+        "accuracy": round(sum(right) / len(gold), 4),
+        "per_intent": {i: {"correct": c, "total": t} for i, (c, t) in sorted(per_intent.items())},
+        "confusions": [{"gold": g, "predicted": p, "count": n}
+                       for (g, p), n in confusions.most_common()],
+    }
+    print(f"\n{name}: {sum(right)}/{len(gold)} = {100 * sum(right) / len(gold):.1f} %")
+    for intent, (c, t) in sorted(per_intent.items(), key=lambda kv: kv[1][0] / kv[1][1]):
+        if c < t:
+            print(f"  {intent:32s} {c}/{t}")
+    for (g, p), n in confusions.most_common(10):
+        print(f"  confused {g} -> {p}: {n}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "area-clienti.tar.gz")
+    parser.add_argument("--heldout", type=Path, action="append",
+                        help="held-out NLU file (repeatable; default: tests/data/heldout_*.yml)")
+    parser.add_argument("--output", type=Path, default=ROOT / "reports" / "model_nlu.json")
+    args = parser.parse_args()
+    results = []
+    for path in args.heldout or HELD_OUT:
+        examples = load_examples(path)
+        predicted, _, _ = asyncio.run(predict(args.model, [t for t, _ in examples]))
+        results.append(report(path.name, [i for _, i in examples], predicted))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwritten {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The endpoints scripts/run.sh gives Rasa: embedded default, PostgreSQL and Redis by URL.
+
+The last tests build Rasa's own tracker and lock stores from the rendered file and use them
+against the real PostgreSQL and Redis servers (skipped, saying so, where none answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.endpoints_config import EndpointsConfigError, render
+from tests.conftest import ROOT
+from tests.scale_out import (
+    REDIS_URL,
+    count_rows,
+    fresh_database_url,
+    postgres_answers,
+    redis_answers,
+)
+
+
+def test_default_is_the_embedded_sqlite_tracker_without_lock_store():
+    endpoints = render({})
+    assert endpoints["tracker_store"] == {"type": "SQL", "dialect": "sqlite",
+                                          "db": "var/rasa_tracker.sqlite3"}
+    assert "lock_store" not in endpoints
+    assert endpoints["action_endpoint"]["url"] == "http://127.0.0.1:5055/webhook"
+
+
+def test_ports_and_sqlite_file_follow_the_environment():
+    endpoints = render({"ACTIONS_PORT": "6055", "RASA_TRACKER_DB": "/tmp/x.sqlite3"})
+    assert endpoints["action_endpoint"]["url"] == "http://127.0.0.1:6055/webhook"
+    assert endpoints["tracker_store"]["db"] == "/tmp/x.sqlite3"
+    remote = render({"ACTIONS_PORT": "6055", "ACTION_SERVER_URL": "http://actions:5055/webhook"})
+    assert remote["action_endpoint"]["url"] == "http://actions:5055/webhook"
+
+
+def test_postgresql_url_becomes_rasa_sql_tracker_settings():
+    store = render({"RASA_TRACKER_URL": "postgresql://rasa:p%40ss@db.internal:6543/conversations"})[
+        "tracker_store"]
+    assert store == {"type": "SQL", "dialect": "postgresql", "url": "db.internal", "port": 6543,
+                     "db": "conversations", "login_db": "postgres", "username": "rasa",
+                     "password": "p@ss"}
+
+
+def test_redis_url_becomes_a_redis_lock_store():
+    lock = render({"REDIS_URL": "rediss://:s3cret@cache:6380/0"})["lock_store"]
+    assert lock == {"type": "redis", "url": "cache", "port": 6380, "db": 1, "use_ssl": True,
+                    "password": "s3cret"}
+    other_db = render({"REDIS_URL": "redis://cache", "RASA_LOCK_REDIS_DB": "3"})
+    assert other_db["lock_store"]["db"] == 3
+
+
+@pytest.mark.parametrize("env", [
+    {"RASA_TRACKER_URL": "mysql://root@db/rasa"},
+    {"RASA_TRACKER_URL": "postgresql://db:5432/"},
+    {"RASA_TRACKER_URL": "postgresql://db:port/rasa"},
+    {"REDIS_URL": "http://cache:6379"},
+    {"REDIS_URL": "redis://cache:abc/0"},
+])
+def test_unusable_urls_are_refused_with_a_hint(env):
+    with pytest.raises(EndpointsConfigError, match="must look like|not a number"):
+        render(env)
+
+
+def test_command_line_writes_yaml_and_fails_cleanly(tmp_path: Path):
+    env = {"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    out = subprocess.run([sys.executable, "-m", "bot.endpoints_config"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    assert yaml.safe_load(out.stdout)["lock_store"]["type"] == "redis"
+    bad = subprocess.run([sys.executable, "-m", "bot.endpoints_config"], cwd=ROOT,
+                         env={**env, "RASA_TRACKER_URL": "mysql://x/y"},
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "RASA_TRACKER_URL must look like" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def _write(endpoints: dict, tmp_path: Path) -> str:
+    path = tmp_path / "endpoints.yml"
+    path.write_text(yaml.safe_dump(endpoints))
+    return str(path)
+
+
+@pytest.mark.skipif(not postgres_answers(), reason="no PostgreSQL server answers on 127.0.0.1:5432")
+def test_rasa_keeps_conversations_in_postgresql(tmp_path: Path, domain):
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.shared.core.events import UserUttered
+    from rasa.utils.endpoints import read_endpoint_config
+
+    with fresh_database_url() as url:
+        config = read_endpoint_config(_write(render({"RASA_TRACKER_URL": url}), tmp_path),
+                                      "tracker_store")
+        sender = f"pg-{uuid.uuid4().hex[:8]}"
+
+        async def scenario() -> int:
+            store = TrackerStore.create(config, domain)  # creates the database
+            tracker = await store.get_or_create_tracker(sender)
+            tracker.update(UserUttered("ciao, non mi arriva il codice"))
+            await store.save(tracker)
+            again = await TrackerStore.create(config, domain).retrieve(sender)
+            assert again is not None
+            return len([e for e in again.events if isinstance(e, UserUttered)])
+
+        assert asyncio.run(scenario()) == 1
+        assert count_rows(url, "select count(*) from events where sender_id = %s", sender) >= 1
+
+
+@pytest.mark.skipif(not redis_answers(), reason="no Redis server answers on 127.0.0.1:6379")
+def test_rasa_lock_store_in_redis_is_shared(tmp_path: Path):
+    from rasa.core.lock_store import LockStore, RedisLockStore
+    from rasa.utils.endpoints import read_endpoint_config
+
+    config = read_endpoint_config(_write(render({"REDIS_URL": REDIS_URL}), tmp_path), "lock_store")
+    replica_a, replica_b = LockStore.create(config), LockStore.create(config)
+    assert isinstance(replica_a, RedisLockStore)
+    conversation = f"lock-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> None:
+        async with replica_a.lock(conversation):
+            # The other replica's turn for the same conversation has to wait for this one.
+            ticket = replica_b.issue_ticket(conversation)
+            lock = replica_b.get_lock(conversation)
+            assert lock is not None and lock.is_locked(ticket)
+            replica_b.cleanup(conversation, ticket)
+        assert replica_b.get_lock(conversation) is None  # released and deleted
+
+    asyncio.run(scenario())
