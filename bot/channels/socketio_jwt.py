@@ -21,7 +21,10 @@ python-socketio 5), so the socket never joins the room its replies are emitted t
   a client name any sender id). Visitors: a random server-made ``anon-...`` id, resumable
   after a reconnect only with the server-signed ticket issued with it.
 * **Replies.** The socket joins the conversation's room (awaited) before ``session_confirm``
-  is emitted, so replies arrive with session persistence on.
+  is emitted, so replies arrive with session persistence on. Each reply carries ``ts``, the
+  timestamp of its ``BotUttered`` event; a widget that reconnects sends the last ``ts`` it
+  showed (``session_request``: ``last_bot_ts``) and gets the replies it missed while offline
+  (read from the tracker store, so they survive a network drop and a server restart).
 * **Pages.** The widget (``web/widget/``) and the socket.io client from npm
   (``web/node_modules``) are served by this blueprint under ``/webhooks/chat/``; the demo
   host page and its demo-token endpoint only when ``DEMO_PAGES=1`` at startup.
@@ -41,8 +44,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -74,6 +78,7 @@ ALLOWED_ORIGINS_ENV = "CHAT_ALLOWED_ORIGINS"
 TICKET_SECRET_ENV = "CHAT_TICKET_SECRET"
 DEMO_TOKEN_TTL_MINUTES = 15
 MAX_MESSAGE_CHARS = 2000
+MAX_REPLAYED_REPLIES = 20  # missed replies re-sent after a reconnect, newest kept
 
 # The pages we serve load scripts and styles from here only and talk to this server only.
 PAGE_CSP = (
@@ -254,6 +259,36 @@ def _served(folder: Path, allowed: tuple[str, ...], name: str) -> HTTPResponse:
 # --- the channel --------------------------------------------------------------------------
 
 
+class StampedSocketIOOutput(SocketIOOutput):
+    """Stamps each reply with its ``BotUttered`` timestamp (the widget's replay cursor)."""
+
+    def __init__(self, sio: Any, bot_message_evt: str) -> None:
+        super().__init__(sio, bot_message_evt)
+        self._stamp: float | None = None
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        stamp = message.get("timestamp")
+        self._stamp = float(stamp) if isinstance(stamp, (int, float)) else None
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            self._stamp = None
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        if self._stamp is not None and isinstance(response, dict):
+            response = {**response, "ts": self._stamp}
+        await super()._send_message(socket_id, response)
+
+
+def replay_cursor(data: Dict[str, Any]) -> float | None:
+    """The client's ``last_bot_ts``, when it is a usable number."""
+    value = data.get("last_bot_ts")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if 0 < value < float("inf") else None
+
+
 class VerifiedSocketIOInput(SocketIOInput):
     """socket.io for the website widget, with the customer JWT verified (module docstring).
 
@@ -281,11 +316,17 @@ class VerifiedSocketIOInput(SocketIOInput):
 
     def __init__(self, *args: Any, demo_pages: bool | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._app: Any = None  # the Sanic app, for the agent's tracker store (replays)
         # Read once at startup: a running server cannot be switched into demo mode.
         self.demo_pages = os.environ.get(DEMO_ENV) == "1" if demo_pages is None else demo_pages
         if self.demo_pages:
             log.warning("%s=1: the chat demo page and demo tokens are enabled (development only)",
                         DEMO_ENV)
+
+    def get_output_channel(self) -> OutputChannel | None:
+        if self.sio is None:
+            return None
+        return StampedSocketIOOutput(self.sio, self.bot_message_evt)
 
     # --- socket.io ----------------------------------------------------------------------
 
@@ -338,6 +379,30 @@ class VerifiedSocketIOInput(SocketIOInput):
         if not session.is_customer and self.session_persistence:
             confirm["ticket"] = visitor_ticket(session.conversation)
         await self.sio.emit("session_confirm", confirm, room=sid, namespace=self.namespace)
+        since = replay_cursor(data)
+        if since is not None:
+            await self.replay(sid, session.conversation, since)
+
+    async def replay(self, sid: str, conversation: str, since: float) -> None:
+        """Re-send to this socket only the replies of its conversation newer than ``since``."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return
+        try:
+            tracker = await store.retrieve(conversation)
+            if tracker is None:
+                return
+            missed = [e for e in tracker.events
+                      if isinstance(e, BotUttered) and (e.timestamp or 0) > since]
+            output = StampedSocketIOOutput(self.sio, self.bot_message_evt)
+            for event in missed[-MAX_REPLAYED_REPLIES:]:
+                await output.send_response(sid, event.message())
+        except Exception:  # a replay must never cost the session itself
+            log.exception("chat replay failed: sid=%s", sid)
+            return
+        if missed:
+            log.info("chat replay: sid=%s replies=%d", sid, min(len(missed), MAX_REPLAYED_REPLIES))
 
     async def user_message(
         self, sid: str, data: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -357,7 +422,7 @@ class VerifiedSocketIOInput(SocketIOInput):
         await self.sio.enter_room(sid, session.conversation, namespace=self.namespace)
         message = UserMessage(
             text.strip()[:MAX_MESSAGE_CHARS],
-            SocketIOOutput(self.sio, self.bot_message_evt),
+            StampedSocketIOOutput(self.sio, self.bot_message_evt),
             session.conversation,
             input_channel=self.name(),
             metadata=message_metadata(session),
@@ -374,6 +439,10 @@ class VerifiedSocketIOInput(SocketIOInput):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=allowed)
         self.sio = sio  # get_output_channel() uses it
         hook = SocketBlueprint(sio, self.socketio_path, "chat_webhook", __name__)
+
+        @hook.listener("before_server_start")
+        async def keep_app(app: Any, *_: Any) -> None:
+            self._app = app
         sio.on("connect", self.connect, namespace=self.namespace)
         sio.on("session_request", self.session_request, namespace=self.namespace)
 

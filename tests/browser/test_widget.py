@@ -246,6 +246,37 @@ def test_reconnects_and_resumes_the_same_conversation(open_widget, save_screensh
     assert page.evaluate("window.chat.sessionId") == first
 
 
+def test_a_reply_missed_while_offline_is_shown_after_the_reconnect(
+    open_widget, save_screenshot
+) -> None:
+    """The widget is left exactly as if the last answer had arrived while the connection was
+    down (answer not shown, cursor on the previous one); after the reconnect the server
+    re-sends it from the tracker store, once."""
+    page = open_widget("alleanza")
+    connected(page)
+    bubbles = page.locator(".acc-bot")
+    chat_input(page).fill("con che carte posso pagare?")
+    chat_input(page).press("Enter")
+    expect(bubbles).to_have_count(2)
+    cursor = page.evaluate("window.chat.lastBotTs")
+    assert isinstance(cursor, float)
+    chat_input(page).fill("non mi arriva la mail di conferma")
+    chat_input(page).press("Enter")
+    expect(bubbles).to_have_count(3)
+    answer = bubbles.nth(2).text_content() or ""
+    assert "spam" in answer
+    page.evaluate(
+        "(cursor) => { document.querySelectorAll('.acc-bot')[2].remove();"
+        " window.chat.lastBotTs = cursor; window.chat.socket.io.engine.close(); }", cursor)
+    connected(page)
+    expect(bubbles).to_have_count(3)
+    expect(bubbles.nth(2)).to_have_text(answer)
+    page.wait_for_timeout(500)
+    expect(bubbles).to_have_count(3)  # re-sent once, the earlier answer not again
+    assert page.evaluate("window.chat.lastBotTs") > cursor
+    save_screenshot(page, "widget-missed-reply-replayed")
+
+
 def test_floating_widget_opens_and_closes_from_the_keyboard(open_widget) -> None:
     page = open_widget("alleanza", floating=True)
     launcher = page.get_by_role("button", name="Chatta con l'assistente")

@@ -23,6 +23,9 @@ import requests
 import socketio
 from rasa.core.channels.channel import InputChannel, UserMessage, register
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Sanic
 
 import bot.channels.socketio_jwt as chat
@@ -41,17 +44,35 @@ Sanic.test_mode = True
 TIMEOUT = 5.0
 
 
+def _tracker_store() -> InMemoryTrackerStore:
+    return InMemoryTrackerStore(Domain.empty())
+
+
 @dataclass
 class RecordingAgent:
-    """Stands for Rasa's agent: records each message and answers with text and a button."""
+    """Stands for Rasa's agent: records each message and answers with text and a button
+    the way Rasa's processor does (a ``BotUttered`` event in a real in-memory tracker store,
+    its ``message()`` sent through the channel's output channel)."""
 
     messages: list[UserMessage] = field(default_factory=list)
+    tracker_store: InMemoryTrackerStore = field(default_factory=_tracker_store)
+    gate: threading.Event | None = None  # when set, a reply waits for it
+    answered: int = 0
 
     async def handle_message(self, message: UserMessage) -> None:
         self.messages.append(message)
-        await message.output_channel.send_text_with_buttons(
-            message.sender_id, "Risposta di prova",
-            [{"title": "Sì, grazie", "payload": "/conferma"}])
+        if self.gate is not None:
+            await asyncio.to_thread(self.gate.wait, TIMEOUT)
+        tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
+        tracker.update(UserUttered(message.text))
+        count = len(self.messages)
+        text = "Risposta di prova" if count == 1 else f"Risposta di prova {count}"
+        buttons = [{"title": "Sì, grazie", "payload": "/conferma"}]
+        reply = BotUttered(text, data={"buttons": buttons})
+        tracker.update(reply)
+        await message.output_channel.send_response(message.sender_id, reply.message())
+        await self.tracker_store.save(tracker)
+        self.answered += 1
 
 
 class ChatServer:
@@ -420,6 +441,97 @@ def test_reconnecting_visitor_gets_the_same_conversation(server: ChatServer) -> 
 
     first, second = run(talk())
     assert second["session_id"] == first["session_id"]
+
+
+# --- replies missed while offline ------------------------------------------------------
+
+
+def test_replies_carry_their_event_timestamp(server: ChatServer) -> None:
+    _, replies = run(_session_and_message(server, {"brand": "alleanza"}))
+    assert isinstance(replies[0]["ts"], float) and replies[0]["ts"] > 0
+
+
+def test_a_reply_sent_while_offline_arrives_after_the_reconnect(server: ChatServer) -> None:
+    """The reply to a question is ready while the socket is gone (network drop, tab asleep):
+    the widget reconnects with the last reply it showed and gets the one it missed."""
+    token = mint_customer_token(2, "alleanza")
+    auth = {"brand": "alleanza", "token": token}
+
+    async def talk() -> tuple[dict, list[dict]]:
+        client = Client(server)
+        assert await client.connect(auth)
+        await client.session({})
+        [first] = await client.say("ciao")
+        server.agent.gate = threading.Event()
+        await client.sio.emit("user_uttered", {"message": "le mie polizze"})
+        while len(server.agent.messages) < 2:
+            await asyncio.sleep(0.02)
+        await client.close()  # gone before the answer
+        server.agent.gate.set()
+        while server.agent.answered < 2:
+            await asyncio.sleep(0.02)
+        again = Client(server)
+        assert await again.connect({**auth, "token": mint_customer_token(2, "alleanza")})
+        try:
+            await again.session({"last_bot_ts": first["ts"]})
+            missed = [await again.next("bot_uttered")]
+            with pytest.raises(asyncio.TimeoutError):  # nothing else, nothing twice
+                missed.append(await again.next("bot_uttered", timeout=0.5))
+        finally:
+            await again.close()
+        return first, missed
+
+    first, missed = run(talk())
+    assert first["text"] == "Risposta di prova"
+    assert missed[0]["text"] == "Risposta di prova 2" and missed[0]["ts"] > first["ts"]
+    assert missed[0]["quick_replies"][0]["payload"] == "/conferma"
+
+
+@pytest.mark.parametrize("cursor", [None, "ieri", True, -1, float("nan")])
+def test_no_usable_cursor_means_no_replay(server: ChatServer, cursor: object) -> None:
+    async def talk() -> None:
+        token = mint_customer_token(3, "alleanza")
+        client = Client(server)
+        assert await client.connect({"brand": "alleanza", "token": token})
+        try:
+            await client.session({})
+            await client.say("ciao")
+        finally:
+            await client.close()
+        again = Client(server)
+        assert await again.connect({"brand": "alleanza", "token": token})
+        try:
+            confirm = await again.session({} if cursor is None else {"last_bot_ts": cursor})
+            assert confirm["customer"] is True  # the session itself is fine
+            with pytest.raises(asyncio.TimeoutError):
+                await again.next("bot_uttered", timeout=0.5)
+        finally:
+            await again.close()
+
+    run(talk())
+
+
+def test_a_replay_never_reaches_another_conversation(server: ChatServer) -> None:
+    async def talk() -> None:
+        owner = Client(server)
+        assert await owner.connect({"brand": "alleanza",
+                                    "token": mint_customer_token(4, "alleanza")})
+        try:
+            await owner.session({})
+            await owner.say("ciao")
+        finally:
+            await owner.close()
+        stranger = Client(server)
+        assert await stranger.connect({"brand": "alleanza",
+                                       "token": mint_customer_token(5, "alleanza")})
+        try:
+            await stranger.session({"last_bot_ts": 1.0, "session_id": "qualsiasi"})
+            with pytest.raises(asyncio.TimeoutError):
+                await stranger.next("bot_uttered", timeout=0.5)
+        finally:
+            await stranger.close()
+
+    run(talk())
 
 
 # --- pages and assets -------------------------------------------------------------------

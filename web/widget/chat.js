@@ -87,6 +87,9 @@
     this.server = options.server || DEFAULT_SERVER;
     this.floating = !!options.floating;
     this.sessionId = null;
+    // Timestamp of the last reply shown: after a reconnect the server re-sends newer ones
+    // (replies sent while the connection was down would otherwise be lost).
+    this.lastBotTs = null;
     this.customer = false; // set once the server confirmed a customer session
     this.refused = false;
     this.pending = null; // the last payload sent, until an answer arrives
@@ -248,10 +251,17 @@
     });
 
     this.socket.on("connect", function () {
-      self.socket.emit("session_request", {});
+      self.socket.emit("session_request", self.lastBotTs ? { last_bot_ts: self.lastBotTs } : {});
     });
     this.socket.on("session_confirm", function (session) { self.confirmed(session || {}); });
-    this.socket.on("bot_uttered", function (message) { self.addBot(message || {}); });
+    this.socket.on("bot_uttered", function (message) {
+      message = message || {};
+      if (typeof message.ts === "number") {
+        if (self.lastBotTs !== null && message.ts <= self.lastBotTs) return; // already shown
+        self.lastBotTs = message.ts;
+      }
+      self.addBot(message);
+    });
     this.socket.on("connect_error", function (error) {
       self.setEnabled(false);
       if (error && error.data && error.data.code) {
