@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
@@ -29,6 +29,9 @@ BASE_ENDPOINTS = ROOT / "endpoints.yml"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
 REDIS_SCHEMES = ("redis", "rediss")
 LOCK_DB_DEFAULT = 1  # Rasa's own default: keeps locks apart from the channel keys in db 0
+# Rasa's Redis lock store uses the blocking client on the event loop: a Redis that stops
+# answering must not freeze the server for Rasa's default 10 s per call.
+LOCK_SOCKET_TIMEOUT_SECONDS = 2
 
 
 class EndpointsConfigError(ValueError):
@@ -59,9 +62,16 @@ def tracker_store(env: Mapping[str, str]) -> dict[str, Any]:
         "url": parts.hostname,
         "port": _port(parts, 5432, "RASA_TRACKER_URL"),
         "db": unquote(database),
-        # Rasa connects here first and creates `db` when it does not exist yet.
-        "login_db": env.get("RASA_TRACKER_LOGIN_DB") or "postgres",
     }
+    # Rasa connects to `login_db` first and creates `db` when it does not exist yet; where
+    # the role may not connect there (managed PostgreSQL, PgBouncer) RASA_TRACKER_LOGIN_DB=""
+    # skips that (the database must then exist).
+    login_db = env.get("RASA_TRACKER_LOGIN_DB", "postgres").strip()
+    if login_db:
+        store["login_db"] = login_db
+    query = dict(parse_qsl(parts.query))
+    if query:  # e.g. sslmode=verify-full
+        store["query"] = query
     if parts.username:
         store["username"] = unquote(parts.username)
     if parts.password:
@@ -82,7 +92,12 @@ def lock_store(env: Mapping[str, str]) -> dict[str, Any] | None:
         "port": _port(parts, 6379, "REDIS_URL"),
         "db": int(env.get("RASA_LOCK_REDIS_DB") or LOCK_DB_DEFAULT),
         "use_ssl": parts.scheme == "rediss",
+        "socket_timeout": LOCK_SOCKET_TIMEOUT_SECONDS,
     }
+    # Deployments sharing one Redis keep their locks apart too (Rasa wants alphanumerics).
+    prefix = "".join(ch for ch in env.get("REDIS_KEY_PREFIX", "") if ch.isalnum())
+    if prefix:
+        store["key_prefix"] = prefix
     if parts.username:
         store["username"] = unquote(parts.username)
     if parts.password:
@@ -112,7 +127,10 @@ def main() -> int:
     except (EndpointsConfigError, ValueError) as exc:
         print(f"endpoints: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(yaml.safe_dump(endpoints, sort_keys=False, allow_unicode=True))
+    # Every string quoted: a password such as 1e3 or 0o17 must stay a string. (Rasa also
+    # expands ${VAR} in this file, so a password must not contain "${".)
+    sys.stdout.write(yaml.safe_dump(endpoints, sort_keys=False, allow_unicode=True,
+                                    default_style='"'))
     return 0
 
 

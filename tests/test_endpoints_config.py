@@ -53,9 +53,36 @@ def test_postgresql_url_becomes_rasa_sql_tracker_settings():
 def test_redis_url_becomes_a_redis_lock_store():
     lock = render({"REDIS_URL": "rediss://:s3cret@cache:6380/0"})["lock_store"]
     assert lock == {"type": "redis", "url": "cache", "port": 6380, "db": 1, "use_ssl": True,
-                    "password": "s3cret"}
+                    "socket_timeout": 2, "password": "s3cret"}
+    prefixed = render({"REDIS_URL": "redis://cache", "REDIS_KEY_PREFIX": "area-clienti:prod:"})
+    assert prefixed["lock_store"]["key_prefix"] == "areaclientiprod"  # Rasa: alphanumerics
     other_db = render({"REDIS_URL": "redis://cache", "RASA_LOCK_REDIS_DB": "3"})
     assert other_db["lock_store"]["db"] == 3
+
+
+def test_postgresql_query_and_login_database_options():
+    store = render({"RASA_TRACKER_URL": "postgresql://rasa@db/conv?sslmode=verify-full",
+                    "RASA_TRACKER_LOGIN_DB": ""})["tracker_store"]
+    assert store["query"] == {"sslmode": "verify-full"} and "login_db" not in store
+    assert store["port"] == 5432
+
+
+def test_passwords_that_look_like_numbers_stay_strings(tmp_path: Path):
+    """YAML would read 1e3 as a float and 0o17 as 15: the file Rasa reads quotes them."""
+    from rasa.utils.endpoints import read_endpoint_config
+
+    env = {"PATH": "/usr/bin:/bin", "RASA_TRACKER_URL": "postgresql://0o17:1e3@db:5432/007",
+           "REDIS_URL": "redis://:1e3@cache:6379/0"}
+    out = subprocess.run([sys.executable, "-m", "bot.endpoints_config"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    path = tmp_path / "endpoints.yml"
+    path.write_text(out.stdout)
+    tracker = read_endpoint_config(str(path), "tracker_store")
+    assert (tracker.kwargs["username"], tracker.kwargs["password"], tracker.kwargs["db"]) == (
+        "0o17", "1e3", "007")
+    assert tracker.kwargs["port"] == 5432
+    lock = read_endpoint_config(str(path), "lock_store")
+    assert lock.kwargs["password"] == "1e3" and lock.kwargs["port"] == 6379
 
 
 @pytest.mark.parametrize("env", [

@@ -144,13 +144,17 @@ class RedisChannelState:
 
     async def pop_choices(self, key: str) -> Choices | None:
         try:
-            raw = await self._redis.getdel(f"{self._prefix}choices:{key}")
+            raw = await self._redis.getdel(f"{self._prefix}choices:{key}")  # Redis >= 6.2
         except Exception as exc:
             log.warning("Redis unavailable: choices not read (%s)", type(exc).__name__)
             return None
         if raw is None:
             return None
-        return [(str(title), str(payload)) for title, payload in json.loads(raw)]
+        try:
+            return [(str(title), str(payload)) for title, payload in json.loads(raw)]
+        except (ValueError, TypeError):  # not ours (a shared Redis): the text stays text
+            log.warning("Unreadable choices in Redis: ignored")
+            return None
 
     async def close(self) -> None:
         await self._redis.aclose() if hasattr(self._redis, "aclose") else await self._redis.close()

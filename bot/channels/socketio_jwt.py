@@ -40,7 +40,7 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Dict
 
@@ -123,6 +123,7 @@ class ChatSession:
     brand: str
     token: str | None = None  # the verified customer JWT; None for a visitor
     customer_id: str | None = None
+    replayed: bool = False  # missed replies already re-sent to this socket (once is enough)
 
     @property
     def is_customer(self) -> bool:
@@ -260,15 +261,19 @@ def _served(folder: Path, allowed: tuple[str, ...], name: str) -> HTTPResponse:
 
 
 class StampedSocketIOOutput(SocketIOOutput):
-    """Stamps each reply with its ``BotUttered`` timestamp (the widget's replay cursor)."""
+    """Stamps each reply with its ``BotUttered`` timestamp (the widget's replay cursor) and
+    the part number: Rasa sends one reply as several messages (paragraphs, then images),
+    all with the same timestamp, so ``(ts, part)`` is what identifies a message."""
 
     def __init__(self, sio: Any, bot_message_evt: str) -> None:
         super().__init__(sio, bot_message_evt)
         self._stamp: float | None = None
+        self._part = 0
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         stamp = message.get("timestamp")
         self._stamp = float(stamp) if isinstance(stamp, (int, float)) else None
+        self._part = 0
         try:
             await super().send_response(recipient_id, message)
         finally:
@@ -276,7 +281,8 @@ class StampedSocketIOOutput(SocketIOOutput):
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
         if self._stamp is not None and isinstance(response, dict):
-            response = {**response, "ts": self._stamp}
+            response = {**response, "ts": self._stamp, "part": self._part}
+            self._part += 1
         await super()._send_message(socket_id, response)
 
 
@@ -285,7 +291,10 @@ def replay_cursor(data: Dict[str, Any]) -> float | None:
     value = data.get("last_bot_ts")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except (OverflowError, ValueError):
+        return None
     return value if 0 < value < float("inf") else None
 
 
@@ -380,7 +389,8 @@ class VerifiedSocketIOInput(SocketIOInput):
             confirm["ticket"] = visitor_ticket(session.conversation)
         await self.sio.emit("session_confirm", confirm, room=sid, namespace=self.namespace)
         since = replay_cursor(data)
-        if since is not None:
+        if since is not None and not session.replayed:
+            await self._save(sid, replace(session, replayed=True))
             await self.replay(sid, session.conversation, since)
 
     async def replay(self, sid: str, conversation: str, since: float) -> None:
@@ -389,8 +399,14 @@ class VerifiedSocketIOInput(SocketIOInput):
         store = getattr(agent, "tracker_store", None)
         if store is None:
             return
+        lock_store = getattr(agent, "lock_store", None)
         try:
-            tracker = await store.retrieve(conversation)
+            if lock_store is not None:
+                # A turn still running has sent replies it has not saved yet: wait for it.
+                async with lock_store.lock(conversation):
+                    tracker = await store.retrieve(conversation)
+            else:
+                tracker = await store.retrieve(conversation)
             if tracker is None:
                 return
             missed = [e for e in tracker.events

@@ -267,6 +267,8 @@ def test_a_reply_missed_while_offline_is_shown_after_the_reconnect(
     assert "spam" in answer
     page.evaluate(
         "(cursor) => { document.querySelectorAll('.acc-bot')[2].remove();"
+        " Object.keys(window.chat.seenReplies).forEach((key) => {"
+        "   if (parseFloat(key) > cursor) delete window.chat.seenReplies[key]; });"
         " window.chat.lastBotTs = cursor; window.chat.socket.io.engine.close(); }", cursor)
     connected(page)
     expect(bubbles).to_have_count(3)
@@ -275,6 +277,22 @@ def test_a_reply_missed_while_offline_is_shown_after_the_reconnect(
     expect(bubbles).to_have_count(3)  # re-sent once, the earlier answer not again
     assert page.evaluate("window.chat.lastBotTs") > cursor
     save_screenshot(page, "widget-missed-reply-replayed")
+
+
+def test_every_part_of_a_reply_is_shown_once(open_widget) -> None:
+    """Rasa sends a reply with paragraphs as several messages with one timestamp (buttons on
+    the last): all parts are shown, and a part arriving twice (live and replayed) once."""
+    page = open_widget("alleanza")
+    connected(page)
+    page.evaluate(
+        "() => { const deliver = window.chat.socket.listeners('bot_uttered')[0];"
+        " const parts = [{text: 'Primo paragrafo', ts: 1700000000.25, part: 0},"
+        "  {text: 'Secondo paragrafo', ts: 1700000000.25, part: 1,"
+        "   quick_replies: [{title: 'Va bene', payload: '/conferma'}]}];"
+        " parts.forEach(deliver); parts.forEach(deliver); }")
+    expect(page.locator(".acc-bot").filter(has_text="Primo paragrafo")).to_have_count(1)
+    expect(page.locator(".acc-bot").filter(has_text="Secondo paragrafo")).to_have_count(1)
+    expect(page.get_by_role("button", name="Va bene")).to_have_count(1)
 
 
 def test_floating_widget_opens_and_closes_from_the_keyboard(open_widget) -> None:

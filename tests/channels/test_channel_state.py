@@ -137,6 +137,22 @@ def test_redis_prefixes_keep_deployments_apart(prefix: str):
     asyncio.run(scenario())
 
 
+@needs_redis
+def test_unreadable_choices_are_ignored(redis_state: RedisChannelState, prefix: str):
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.set(f"{prefix}whatsapp:choices:+39333", b"not json")
+    client.set(f"{prefix}whatsapp:choices:+39334", b'{"a": 1}')
+    client.close()
+
+    async def scenario() -> None:
+        assert await redis_state.pop_choices("+39333") is None
+        assert await redis_state.pop_choices("+39334") is None
+
+    asyncio.run(scenario())
+
+
 def test_unreachable_redis_lets_messages_through_quickly():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

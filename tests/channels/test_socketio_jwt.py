@@ -33,6 +33,7 @@ from actions.identity import anonymous, identity_from_metadata
 from bot.channels.socketio_jwt import (
     VerifiedSocketIOInput,
     customer_conversation,
+    replay_cursor,
     session_for,
     visitor_ticket,
 )
@@ -487,6 +488,47 @@ def test_a_reply_sent_while_offline_arrives_after_the_reconnect(server: ChatServ
     assert missed[0]["quick_replies"][0]["payload"] == "/conferma"
 
 
+def test_each_part_of_a_reply_is_numbered_and_replayed_once_per_socket(
+    server: ChatServer,
+) -> None:
+    """Rasa splits a reply on blank lines (buttons on the last part): every part carries the
+    event's ``ts`` and its own ``part``; a second replay request on the same socket gets
+    nothing."""
+    token = mint_customer_token(6, "alleanza")
+
+    async def talk() -> tuple[list[dict], list[dict]]:
+        tracker = await server.agent.tracker_store.get_or_create_tracker(
+            customer_conversation("alleanza", "6"))
+        reply = BotUttered("Primo paragrafo.\n\nSecondo paragrafo.",
+                           data={"buttons": [{"title": "Ok", "payload": "/conferma"}]})
+        tracker.update(reply)
+        await server.agent.tracker_store.save(tracker)
+        client = Client(server)
+        assert await client.connect({"brand": "alleanza", "token": token})
+        try:
+            await client.session({"last_bot_ts": reply.timestamp - 1})
+            parts = [await client.next("bot_uttered"), await client.next("bot_uttered")]
+            await client.session({"last_bot_ts": reply.timestamp - 1})
+            again: list[dict] = []
+            with pytest.raises(asyncio.TimeoutError):
+                again.append(await client.next("bot_uttered", timeout=0.5))
+        finally:
+            await client.close()
+        return parts, again
+
+    parts, again = run(talk())
+    assert [(p["text"], p["part"]) for p in parts] == [("Primo paragrafo.", 0),
+                                                       ("Secondo paragrafo.", 1)]
+    assert parts[0]["ts"] == parts[1]["ts"] and parts[1]["quick_replies"][0]["title"] == "Ok"
+    assert again == []
+
+
+def test_replay_cursor_accepts_only_plain_positive_numbers() -> None:
+    assert replay_cursor({"last_bot_ts": 1700000000.5}) == 1700000000.5
+    for bad in (None, "1700000000", True, 0, -1, float("nan"), float("inf"), 10**400, [1]):
+        assert replay_cursor({"last_bot_ts": bad}) is None, bad
+
+
 @pytest.mark.parametrize("cursor", [None, "ieri", True, -1, float("nan")])
 def test_no_usable_cursor_means_no_replay(server: ChatServer, cursor: object) -> None:
     async def talk() -> None:
@@ -517,15 +559,18 @@ def test_a_replay_never_reaches_another_conversation(server: ChatServer) -> None
         assert await owner.connect({"brand": "alleanza",
                                     "token": mint_customer_token(4, "alleanza")})
         try:
-            await owner.session({})
+            owned = await owner.session({})
             await owner.say("ciao")
         finally:
             await owner.close()
         stranger = Client(server)
         assert await stranger.connect({"brand": "alleanza",
-                                       "token": mint_customer_token(5, "alleanza")})
+                                       "token": mint_customer_token(5, "alleanza"),
+                                       "conversation": owned["session_id"]})
         try:
-            await stranger.session({"last_bot_ts": 1.0, "session_id": "qualsiasi"})
+            # The owner's conversation id, named every way a client can: ignored.
+            await stranger.session({"last_bot_ts": 1.0, "session_id": owned["session_id"],
+                                    "conversation": owned["session_id"]})
             with pytest.raises(asyncio.TimeoutError):
                 await stranger.next("bot_uttered", timeout=0.5)
         finally:

@@ -87,9 +87,12 @@
     this.server = options.server || DEFAULT_SERVER;
     this.floating = !!options.floating;
     this.sessionId = null;
-    // Timestamp of the last reply shown: after a reconnect the server re-sends newer ones
-    // (replies sent while the connection was down would otherwise be lost).
+    // Timestamp of the newest reply shown: after a reconnect the server re-sends the newer
+    // ones (replies sent while the connection was down would otherwise be lost). Messages
+    // are told apart by timestamp and part (one reply may come as several messages), so a
+    // reply that arrives both live and replayed is shown once.
     this.lastBotTs = null;
+    this.seenReplies = {};
     this.customer = false; // set once the server confirmed a customer session
     this.refused = false;
     this.pending = null; // the last payload sent, until an answer arrives
@@ -257,8 +260,10 @@
     this.socket.on("bot_uttered", function (message) {
       message = message || {};
       if (typeof message.ts === "number") {
-        if (self.lastBotTs !== null && message.ts <= self.lastBotTs) return; // already shown
-        self.lastBotTs = message.ts;
+        var key = message.ts + ":" + (message.part || 0);
+        if (self.seenReplies[key]) return; // already shown
+        self.seenReplies[key] = true;
+        if (self.lastBotTs === null || message.ts > self.lastBotTs) self.lastBotTs = message.ts;
       }
       self.addBot(message);
     });
