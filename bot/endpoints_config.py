@@ -45,6 +45,12 @@ def _port(parts: Any, default: int, name: str) -> int:
         raise EndpointsConfigError(f"{name}: the port is not a number") from exc
 
 
+def _credentials(parts: Any) -> dict[str, str]:
+    """User name and password of a URL, percent-decoded, when it has them."""
+    found = {"username": parts.username, "password": parts.password}
+    return {key: unquote(value) for key, value in found.items() if value}
+
+
 def tracker_store(env: Mapping[str, str]) -> dict[str, Any]:
     url = env.get("RASA_TRACKER_URL", "").strip()
     if not url:
@@ -72,11 +78,7 @@ def tracker_store(env: Mapping[str, str]) -> dict[str, Any]:
     query = dict(parse_qsl(parts.query))
     if query:  # e.g. sslmode=verify-full
         store["query"] = query
-    if parts.username:
-        store["username"] = unquote(parts.username)
-    if parts.password:
-        store["password"] = unquote(parts.password)
-    return store
+    return {**store, **_credentials(parts)}
 
 
 def lock_store(env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -98,11 +100,7 @@ def lock_store(env: Mapping[str, str]) -> dict[str, Any] | None:
     prefix = "".join(ch for ch in env.get("REDIS_KEY_PREFIX", "") if ch.isalnum())
     if prefix:
         store["key_prefix"] = prefix
-    if parts.username:
-        store["username"] = unquote(parts.username)
-    if parts.password:
-        store["password"] = unquote(parts.password)
-    return store
+    return {**store, **_credentials(parts)}
 
 
 def render(env: Mapping[str, str] | None = None, base: Path = BASE_ENDPOINTS) -> dict[str, Any]:

@@ -24,7 +24,14 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_nlu import FALLBACK, HELD_OUT, OUT_OF_SCOPE, ROOT, load_examples, predict  # noqa: E402
+from benchmark_nlu import (  # noqa: E402
+    FALLBACK,
+    HELD_OUT,
+    OUT_OF_SCOPE,
+    ROOT,
+    load_examples,
+    predict_with,
+)
 
 
 def report(name: str, gold: List[str], predicted: List[str]) -> Dict[str, object]:
@@ -54,6 +61,18 @@ def report(name: str, gold: List[str], predicted: List[str]) -> Dict[str, object
     return result
 
 
+async def evaluate(model: Path, heldout: List[Path]) -> List[Dict[str, object]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))  # once for every file
+    results = []
+    for path in heldout:
+        examples = load_examples(path)
+        predicted, _, _ = await predict_with(agent, [t for t, _ in examples])
+        results.append(report(path.name, [i for _, i in examples], predicted))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "area-clienti.tar.gz")
@@ -61,11 +80,7 @@ def main() -> None:
                         help="held-out NLU file (repeatable; default: tests/data/heldout_*.yml)")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "model_nlu.json")
     args = parser.parse_args()
-    results = []
-    for path in args.heldout or HELD_OUT:
-        examples = load_examples(path)
-        predicted, _, _ = asyncio.run(predict(args.model, [t for t, _ in examples]))
-        results.append(report(path.name, [i for _, i in examples], predicted))
+    results = asyncio.run(evaluate(args.model, args.heldout or HELD_OUT))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwritten {args.output}")

@@ -40,6 +40,7 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Dict
@@ -400,12 +401,10 @@ class VerifiedSocketIOInput(SocketIOInput):
         if store is None:
             return
         lock_store = getattr(agent, "lock_store", None)
+        # A turn still running has sent replies it has not saved yet: wait for it.
+        turn_done = lock_store.lock(conversation) if lock_store is not None else nullcontext()
         try:
-            if lock_store is not None:
-                # A turn still running has sent replies it has not saved yet: wait for it.
-                async with lock_store.lock(conversation):
-                    tracker = await store.retrieve(conversation)
-            else:
+            async with turn_done:
                 tracker = await store.retrieve(conversation)
             if tracker is None:
                 return

@@ -21,18 +21,7 @@ from bot.channels.channel_state import (
     channel_state_from_env,
 )
 from tests.channels.conftest import whatsapp_form, whatsapp_post
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def redis_answers(url: str = REDIS_URL) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
+from tests.scale_out import REDIS_URL, redis_answers
 
 needs_redis = pytest.mark.skipif(
     not redis_answers(), reason="no Redis server answers on 127.0.0.1:6379"

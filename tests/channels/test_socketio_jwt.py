@@ -174,6 +174,11 @@ class Client:
     async def next(self, event: str, timeout: float = TIMEOUT) -> Any:
         return await asyncio.wait_for(self.events[event].get(), timeout)
 
+    async def expect_no_reply(self, within: float = 0.5) -> None:
+        """Fails if a ``bot_uttered`` arrives within ``within`` seconds."""
+        with pytest.raises(asyncio.TimeoutError):
+            await self.next("bot_uttered", timeout=within)
+
     async def session(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
         await self.sio.emit("session_request", data or {"session_id": "scelto-dal-browser"})
         return await self.next("session_confirm")
@@ -476,8 +481,7 @@ def test_a_reply_sent_while_offline_arrives_after_the_reconnect(server: ChatServ
         try:
             await again.session({"last_bot_ts": first["ts"]})
             missed = [await again.next("bot_uttered")]
-            with pytest.raises(asyncio.TimeoutError):  # nothing else, nothing twice
-                missed.append(await again.next("bot_uttered", timeout=0.5))
+            await again.expect_no_reply()  # nothing else, nothing twice
         finally:
             await again.close()
         return first, missed
@@ -496,7 +500,7 @@ def test_each_part_of_a_reply_is_numbered_and_replayed_once_per_socket(
     nothing."""
     token = mint_customer_token(6, "alleanza")
 
-    async def talk() -> tuple[list[dict], list[dict]]:
+    async def talk() -> list[dict]:
         tracker = await server.agent.tracker_store.get_or_create_tracker(
             customer_conversation("alleanza", "6"))
         reply = BotUttered("Primo paragrafo.\n\nSecondo paragrafo.",
@@ -509,18 +513,15 @@ def test_each_part_of_a_reply_is_numbered_and_replayed_once_per_socket(
             await client.session({"last_bot_ts": reply.timestamp - 1})
             parts = [await client.next("bot_uttered"), await client.next("bot_uttered")]
             await client.session({"last_bot_ts": reply.timestamp - 1})
-            again: list[dict] = []
-            with pytest.raises(asyncio.TimeoutError):
-                again.append(await client.next("bot_uttered", timeout=0.5))
+            await client.expect_no_reply()
         finally:
             await client.close()
-        return parts, again
+        return parts
 
-    parts, again = run(talk())
+    parts = run(talk())
     assert [(p["text"], p["part"]) for p in parts] == [("Primo paragrafo.", 0),
                                                        ("Secondo paragrafo.", 1)]
     assert parts[0]["ts"] == parts[1]["ts"] and parts[1]["quick_replies"][0]["title"] == "Ok"
-    assert again == []
 
 
 def test_replay_cursor_accepts_only_plain_positive_numbers() -> None:
@@ -532,21 +533,14 @@ def test_replay_cursor_accepts_only_plain_positive_numbers() -> None:
 @pytest.mark.parametrize("cursor", [None, "ieri", True, -1, float("nan")])
 def test_no_usable_cursor_means_no_replay(server: ChatServer, cursor: object) -> None:
     async def talk() -> None:
-        token = mint_customer_token(3, "alleanza")
-        client = Client(server)
-        assert await client.connect({"brand": "alleanza", "token": token})
-        try:
-            await client.session({})
-            await client.say("ciao")
-        finally:
-            await client.close()
+        auth = {"brand": "alleanza", "token": mint_customer_token(3, "alleanza")}
+        await _session_and_message(server, auth)
         again = Client(server)
-        assert await again.connect({"brand": "alleanza", "token": token})
+        assert await again.connect(auth)
         try:
             confirm = await again.session({} if cursor is None else {"last_bot_ts": cursor})
             assert confirm["customer"] is True  # the session itself is fine
-            with pytest.raises(asyncio.TimeoutError):
-                await again.next("bot_uttered", timeout=0.5)
+            await again.expect_no_reply()
         finally:
             await again.close()
 
@@ -555,14 +549,8 @@ def test_no_usable_cursor_means_no_replay(server: ChatServer, cursor: object) ->
 
 def test_a_replay_never_reaches_another_conversation(server: ChatServer) -> None:
     async def talk() -> None:
-        owner = Client(server)
-        assert await owner.connect({"brand": "alleanza",
-                                    "token": mint_customer_token(4, "alleanza")})
-        try:
-            owned = await owner.session({})
-            await owner.say("ciao")
-        finally:
-            await owner.close()
+        owned, _ = await _session_and_message(
+            server, {"brand": "alleanza", "token": mint_customer_token(4, "alleanza")})
         stranger = Client(server)
         assert await stranger.connect({"brand": "alleanza",
                                        "token": mint_customer_token(5, "alleanza"),
@@ -571,8 +559,7 @@ def test_a_replay_never_reaches_another_conversation(server: ChatServer) -> None
             # The owner's conversation id, named every way a client can: ignored.
             await stranger.session({"last_bot_ts": 1.0, "session_id": owned["session_id"],
                                     "conversation": owned["session_id"]})
-            with pytest.raises(asyncio.TimeoutError):
-                await stranger.next("bot_uttered", timeout=0.5)
+            await stranger.expect_no_reply()
         finally:
             await stranger.close()
 

@@ -24,7 +24,7 @@ SCALE_OUT = postgres_answers() and redis_answers()
 
 
 @pytest.fixture(scope="module")
-def stack_tracker_url(tmp_path_factory):
+def stack_tracker_url():
     """This stack runs as a replica would: PostgreSQL tracker, Redis lock store (when the
     machine has them; the browser tests cover the embedded SQLite default)."""
     if not SCALE_OUT:
