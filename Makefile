@@ -6,7 +6,7 @@ RASA := $(VENV)/bin/rasa
 export TF_CPP_MIN_LOG_LEVEL := 3
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup test test-fast lint validate unit conversations e2e browser backend-test run shell benchmark spacy-metrics clean
+.PHONY: setup test test-fast lint validate unit conversations whole-conversations e2e browser backend-test run shell benchmark spacy-metrics clean
 
 setup:            ## build environments, the Italian spaCy pipeline and the Rasa model
 	bash scripts/setup.sh
@@ -16,7 +16,7 @@ test: lint validate unit conversations backend-test e2e  ## everything CI runs
 test-fast: lint validate unit  ## seconds: no trained model needed
 
 lint:
-	$(VENV)/bin/ruff check actions bot scripts tests
+	$(VENV)/bin/ruff check actions bot brand_registry scripts tests
 
 validate:
 	$(RASA) data validate --data bot/data --domain domain.yml --config config.yml --fail-on-warnings
@@ -33,7 +33,10 @@ backend-test:
 	  backend_stub/.venv/bin/python -m pytest backend_stub/tests -q; \
 	else echo "backend stub not set up: skipped"; fi
 
-e2e:              ## REST, WhatsApp and browser tests against the running stack
+whole-conversations:  ## whole conversations on the running stack (SETS=suite_a,suite_b); figures in results/conversations/
+	CONVERSATION_SETS="$(or $(SETS),suite_a)" $(PY) -m pytest -m e2e tests/conversations -q
+
+e2e:              ## REST, WhatsApp and browser tests, and the whole-conversation suite, on the running stack
 	$(PY) -m pytest -m e2e tests
 
 browser:          ## widget and staff page in Debian Chromium (Playwright); screenshots in results/screenshots/

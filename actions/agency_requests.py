@@ -22,11 +22,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from actions.form_cancel import CancellableFormValidation, wants_to_cancel
+from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
+from actions.form_cancel import wants_to_cancel
 from actions.guard import backend_down, require_customer
 from actions.identity import identity_from_tracker, personal_data_customer
 from actions.step_up import ABORTED, failure, latest_intent
 from actions.support import plain
+from brand_registry import policy_prefix_pattern
 
 KINDS = {
     "claim": "denuncia di sinistro",
@@ -48,13 +50,11 @@ FORM_SLOTS = (
     "sr_kind", "policy_number", "sr_event_date", "sr_description", "sr_iban", "sr_amount",
     "sr_effective_date", "sr_confirm",
 )
-POLICY_RE = re.compile(r"\b(AL|CV)[ -]?(\d{8})\b", re.IGNORECASE)
+POLICY_RE = re.compile(rf"\b({policy_prefix_pattern()})[ -]?(\d{{8}})\b", re.IGNORECASE)
 DATE_RE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b")
 ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?:\s?[A-Z0-9]){11,30})\b", re.IGNORECASE)
 AMOUNT_RE = re.compile(r"(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?")
-YES = {"si", "conferma", "confermo", "invia", "ok", "va bene", "certo", "si invia"}
-NO = {"no", "non inviare", "no grazie"}
 
 
 def kind_in(text: Any) -> str | None:
@@ -170,8 +170,23 @@ class ActionAvviaRichiestaAgenzia(Action):
         return events + access.events + [SlotSet("sr_start", True)]
 
 
-class ValidateServiceRequestForm(CancellableFormValidation):
+DATE_WORDS = r"(data|giorno|quando|il \d{1,2})"
+
+
+class ValidateServiceRequestForm(GuidedForm):
     form_slots = FORM_SLOTS
+    answers = (
+        Answer("sr_kind", re.compile(r"\b(tipo di richiesta|richiesta giusta)\b"), kind_in,
+               clears=("sr_event_date", "sr_description", "sr_iban", "sr_amount",
+                       "sr_effective_date")),
+        Answer("policy_number", re.compile(r"\b(polizz\w*|contratt\w*|numero)\b"), policy_in),
+        Answer("sr_event_date", re.compile(rf"\b{DATE_WORDS}\b"), date_in),
+        Answer("sr_description", re.compile(r"\b(descrizione|descritto)\b"), prose=True),
+        Answer("sr_iban", re.compile(r"\biban\b"), iban_in),
+        Answer("sr_amount", re.compile(r"\b(importo|cifra|somma|euro)\b"), amount_in),
+        Answer("sr_effective_date", re.compile(rf"\b{DATE_WORDS}\b"), date_in),
+        Answer("sr_confirm", re.compile(r"(?!)"), yes_or_no),
+    )
 
     def name(self) -> str:
         return "validate_service_request_form"
@@ -225,7 +240,25 @@ class ValidateServiceRequestForm(CancellableFormValidation):
                 )
             dispatcher.utter_message(response="utter_richiesta_non_riuscita")
             return {"policy_number": ABORTED, "form_aborted": True}
-        return {"policy_number": policy.get("number") or number, "form_failures": 0.0}
+        number = policy.get("number") or number
+        kind = tracker.get_slot("sr_kind")
+        if kind in KINDS:
+            # Ask the backend whether this kind applies to this policy before asking for an
+            # IBAN or an amount (a surrender on a danni policy is refused here, not at the end).
+            try:
+                await BackendClient().create_service_request(
+                    customer_id, kind=kind, details={}, policy_number=number, dry_run=True)
+            except BackendUnavailable:
+                backend_down(dispatcher)
+                return {"policy_number": ABORTED, "form_aborted": True}
+            except BackendRefused as refusal:
+                if refusal.code in ("policy_not_owned", "invalid_policy_number"):
+                    return failure(dispatcher, tracker, "policy_number",
+                                   "utter_polizza_non_tua", numero=number)
+                # Not for this policy: say why and stop before asking for anything else.
+                explain_service_refusal(dispatcher, refusal, kind)
+                return {"policy_number": ABORTED, "form_aborted": True}
+        return {"policy_number": number, "form_failures": 0.0}
 
     async def validate_sr_event_date(self, value, dispatcher, tracker, domain):
         day = date_in(value)
@@ -243,7 +276,7 @@ class ValidateServiceRequestForm(CancellableFormValidation):
 
     async def validate_sr_description(self, value, dispatcher, tracker, domain):
         text = " ".join(str(value or "").split())
-        if not 10 <= len(text) <= 4000:
+        if not 10 <= len(text) <= 4000 or not prose_answer(text):
             return failure(dispatcher, tracker, "sr_description", "utter_testo_non_valido")
         return {"sr_description": text, "form_failures": 0.0}
 
@@ -260,12 +293,10 @@ class ValidateServiceRequestForm(CancellableFormValidation):
         return {"sr_amount": amount, "form_failures": 0.0}
 
     async def validate_sr_confirm(self, value, dispatcher, tracker, domain):
-        words = plain(str(value or "")).strip(" .!/")
-        if latest_intent(tracker) == "conferma" or words in YES:
-            return {"sr_confirm": "si", "form_failures": 0.0}
-        if latest_intent(tracker) == "negazione" or words in NO:
-            return {"sr_confirm": "no", "form_failures": 0.0}
-        return failure(dispatcher, tracker, "sr_confirm", "utter_conferma_si_no")
+        answer = yes_or_no(value, latest_intent(tracker))
+        if answer is None:
+            return failure(dispatcher, tracker, "sr_confirm", "utter_conferma_si_no")
+        return {"sr_confirm": answer, "form_failures": 0.0}
 
 
 class ActionAskSrConfirm(Action):

@@ -406,10 +406,12 @@ class BackendClient:
         kind: str,
         details: Mapping[str, Any],
         policy_number: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """A request for the agency (claim, surrender_total/partial, extra_payment,
-        suspension, reactivation, address_change): ``request_number`` and ``agency``."""
-        body: dict[str, Any] = {"kind": kind, "details": dict(details)}
+        suspension, reactivation, address_change): ``request_number`` and ``agency``.
+        ``dry_run``: only whether the kind applies to the policy (asked before the details)."""
+        body: dict[str, Any] = {"kind": kind, "details": dict(details), "dry_run": dry_run}
         if policy_number is not None:
             body["policy_number"] = policy_number
         path = f"/v1/customers/{_segment(customer_id)}/service-requests"

@@ -30,6 +30,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from actions.brands import default_brand
 from actions.identity import (
     Identity,
     identity_from_tracker,
@@ -63,7 +64,7 @@ def conversation_brand(identity: Identity, tracker: Tracker) -> str:
     """The token's brand for a verified customer; otherwise the session's brand slot."""
     if identity.brand:
         return identity.brand
-    return tracker.get_slot("brand") or "alleanza"
+    return tracker.get_slot("brand") or default_brand()
 
 
 def backend_down(dispatcher: CollectingDispatcher) -> None:

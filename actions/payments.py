@@ -21,7 +21,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agency_requests import euro, policy_in
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from actions.form_cancel import CancellableFormValidation, wants_to_cancel
+from actions.brands import brand_facts
+from actions.form_base import Answer, GuidedForm
+from actions.form_cancel import wants_to_cancel
 from actions.guard import backend_down, explain_otp_refusal, require_customer
 from actions.identity import identity_from_tracker, personal_data_customer
 from actions.otp import PAYMENT_CHALLENGE
@@ -49,6 +51,10 @@ METHODS = {"visa": ("card", "visa"), "mastercard": ("card", "mastercard"),
            # not online: the consultant calls to fix an appointment (backend method "agency")
            "consulente": ("agency", None), "appuntamento": ("agency", None),
            "agenzia": ("agency", None)}
+# The buttons of the method question, by backend method (card: one per network).
+METHOD_BUTTONS = {"visa": "Carta Visa", "mastercard": "Carta MasterCard", "mybank": "MyBank",
+                  "consulente": "Appuntamento con il Consulente"}
+IDS = re.compile(r"^id:\d+(,id:\d+)*$")
 
 
 def reset_events() -> List[EventType]:
@@ -79,11 +85,16 @@ def choice_in(text: Any, count: int) -> List[int] | None:
     if "tutt" in words:
         return list(range(1, count + 1))
     ordinals = {"prima": 1, "primo": 1, "seconda": 2, "secondo": 2, "terza": 3, "terzo": 3,
-                "quarta": 4, "quinta": 5, "ultima": count}
+                "quarta": 4, "quinta": 5, "ultima": count, "piu vecchia": 1}
     found = [int(n) for n in re.findall(r"\b\d{1,2}\b", words)]
     found += [v for w, v in ordinals.items() if re.search(rf"\b{w}\b", words)]
     picked = sorted(set(found))
     return picked if picked and all(1 <= n <= count for n in picked) else None
+
+
+def looks_like_choice(text: Any) -> bool:
+    """A choice of installments is in the text (checked against the list when validated)."""
+    return choice_in(text, 99) is not None
 
 
 def method_in(text: Any) -> tuple[str, str | None] | None:
@@ -93,6 +104,26 @@ def method_in(text: Any) -> tuple[str, str | None] | None:
         if key in words:
             return METHODS[key]
     return None
+
+
+def offered_methods(brand: str | None, payable: List[str] | None = None) -> List[str]:
+    """Button payloads of the method question: what the policy accepts online (the backend's
+    ``payable_methods``, else the brand's), plus the consultant where the brand has one."""
+    facts = brand_facts(brand)
+    methods = payable or list(facts.payment_methods)
+    offered = [n for n in facts.card_networks if "card" in methods]
+    offered += ["mybank"] if "mybank" in methods else []
+    return offered + (["consulente"] if facts.consultant_appointment else [])
+
+
+def method_allowed(method: tuple[str, str | None], brand: str | None) -> bool:
+    kind, network = method
+    offered = offered_methods(brand)
+    if kind == "agency":
+        return "consulente" in offered
+    if kind == "card":
+        return network is None or network in offered
+    return kind in offered
 
 
 async def _customer(dispatcher, tracker) -> str | None:
@@ -119,8 +150,16 @@ class ActionAvviaPagamento(Action):
         return events + access.events + [SlotSet("pay_start", True)]
 
 
-class ValidatePaymentForm(CancellableFormValidation):
+class ValidatePaymentForm(GuidedForm):
     form_slots = FORM_SLOTS
+    answers = (
+        Answer("policy_number", re.compile(r"\b(polizz\w*|contratt\w*)\b"), policy_in,
+               clears=("pay_installments",)),
+        Answer("pay_installments", re.compile(r"\b(rat[ae])\b"), lambda t: choice_in(t, 99)),
+        Answer("pay_method", re.compile(
+            r"\b(metodo|carta|mybank|my bank|visa|mastercard|bonifico|pag\w* con)\b"), method_in),
+        Answer("pay_otp", re.compile(r"(?!)"), typed_code),
+    )
 
     def name(self) -> str:
         return "validate_payment_form"
@@ -186,13 +225,17 @@ class ValidatePaymentForm(CancellableFormValidation):
         try:
             result = await BackendClient().get_installments(customer_id, number)
             todo = unpaid(list(result.get("installments") or []))
-            positions = choice_in(value, len(todo))
-            if positions is None:
-                return failure(dispatcher, tracker, "pay_installments", "utter_rate_scelta_hint",
-                               numero=len(todo))
-            if "tutt" in plain(str(value)):  # "all" means all those payable now
-                positions = [p for p in positions if todo[p - 1].get("payable")] or positions
-            ids = [int(todo[p - 1]["id"]) for p in positions]
+            if IDS.match(str(value)):
+                # Already validated (a resumed form): the backend ids, checked again below.
+                ids = [int(part[3:]) for part in str(value).split(",")]
+            else:
+                positions = choice_in(value, len(todo))
+                if positions is None:
+                    return failure(dispatcher, tracker, "pay_installments",
+                                   "utter_rate_scelta_hint", numero=len(todo))
+                if "tutt" in plain(str(value)):  # "all" means all those payable now
+                    positions = [p for p in positions if todo[p - 1].get("payable")] or positions
+                ids = [int(todo[p - 1]["id"]) for p in positions]
             await BackendClient().create_payment_request(
                 customer_id, policy_number=number, installment_ids=ids, method="card",
                 dry_run=True,
@@ -205,11 +248,12 @@ class ValidatePaymentForm(CancellableFormValidation):
             dates = [italian_date(i.get("due_date")) for i in todo if i.get("id") in missing]
             explain_reason(dispatcher, refusal.code, data=", ".join(dates) or "")
             return failure(dispatcher, tracker, "pay_installments", "utter_rate_scegli_ancora")
-        return {"pay_installments": ",".join(str(i) for i in ids), "form_failures": 0.0}
+        # Stored as backend ids, marked so that no later turn reads them as list positions.
+        return {"pay_installments": ",".join(f"id:{i}" for i in ids), "form_failures": 0.0}
 
     async def validate_pay_method(self, value, dispatcher, tracker, domain):
         method = method_in(value)
-        if method is None:
+        if method is None or not method_allowed(method, tracker.get_slot("brand")):
             return failure(dispatcher, tracker, "pay_method", "utter_metodo_non_valido")
         kind, network = method
         return {"pay_method": f"{kind}:{network}" if network else kind, "form_failures": 0.0}
@@ -265,6 +309,31 @@ class ActionAskPayInstallments(Action):
         return []
 
 
+class ActionAskPayMethod(Action):
+    """How to pay: the methods this policy accepts online (and the brand's consultant)."""
+
+    def name(self) -> str:
+        return "action_ask_pay_method"
+
+    async def run(self, dispatcher, tracker, domain) -> List[EventType]:
+        payable: List[str] | None = None
+        customer_id = await _customer(dispatcher, tracker)
+        if customer_id is None:
+            return []
+        try:
+            result = await BackendClient().get_installments(
+                customer_id, tracker.get_slot("policy_number"))
+            payable = list(result.get("payable_methods") or []) or None
+        except (BackendUnavailable, BackendRefused):
+            payable = None  # the brand's methods; the backend checks again at the end
+        offered = offered_methods(tracker.get_slot("brand"), payable)
+        dispatcher.utter_message(
+            response="utter_ask_pay_method",
+            buttons=[{"title": METHOD_BUTTONS[m], "payload": m} for m in offered],
+        )
+        return []
+
+
 class ActionAskPayOtp(Action):
     """Send the payment code once (a re-ask after a wrong code reuses it)."""
 
@@ -315,7 +384,8 @@ class ActionCreaPagamento(Action):
             result = await BackendClient().create_payment_request(
                 access.customer_id,
                 policy_number=slots.get("policy_number"),
-                installment_ids=[int(i) for i in str(slots.get("pay_installments")).split(",")],
+                installment_ids=[int(i.removeprefix("id:"))
+                                 for i in str(slots.get("pay_installments")).split(",")],
                 method=kind,
                 card_network=network or None,
                 otp_challenge_id=slots.get(PAYMENT_CHALLENGE),

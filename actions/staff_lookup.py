@@ -40,6 +40,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
 from actions.identity import Identity, identity_from_tracker, mask_phone
 from actions.policies import PRODUCT_LINES, italian_date, policy_line
+from brand_registry import policy_prefix_pattern
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ CF_RE = re.compile(
     re.IGNORECASE,
 )
 VAT_RE = re.compile(r"(?<![A-Za-z0-9])(?:IT ?)?\d{11}(?!\d)", re.IGNORECASE)
-POLICY_RE = re.compile(r"(?<![A-Za-z0-9])(?:AL|CV)[ -]?\d{8}(?!\d)", re.IGNORECASE)
+POLICY_RE = re.compile(rf"(?<![A-Za-z0-9])(?:{policy_prefix_pattern()})[ -]?\d{{8}}(?!\d)",
+                       re.IGNORECASE)
 PHONE_RE = re.compile(r"(?<![\w+])(?:(?:\+|00)39[ .-]?)?3\d{2}[ .-]?\d{3}[ .-]?\d{3,4}(?!\d)")
 _TEXT_PATTERNS: tuple[tuple[KeyKind, re.Pattern[str]], ...] = (
     ("fiscal_code", CF_RE),

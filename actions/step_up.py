@@ -14,11 +14,12 @@ import importlib
 import re
 from typing import Any, Dict, List
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from actions.form_base import Answer, GuidedForm
 from actions.form_cancel import ABORTED, wants_to_cancel
 from actions.guard import (
     STEP_UP_CHALLENGE,
@@ -51,32 +52,16 @@ def typed_code(text: Any) -> str | None:
     return digits if 4 <= len(digits) <= 8 else None
 
 
-# A question in the middle of a form: answered, then the form asks again (no failure).
-INTERRUPTIONS = ("faq_", "chi_sei", "cosa_sai_fare", "richiesta_operatore")
-INTERRUPTION_CONFIDENCE = 0.8
-
-
-def interruption(tracker: Tracker) -> str | None:
-    intent = (tracker.latest_message or {}).get("intent") or {}
-    name, confidence = intent.get("name"), intent.get("confidence") or 0.0
-    if isinstance(name, str) and name.startswith(INTERRUPTIONS):
-        return name if confidence >= INTERRUPTION_CONFIDENCE else None
-    return None
-
-
-def failure(dispatcher, tracker, slot: str, hint: str, **values) -> Dict[str, Any]:
+def failure(dispatcher, tracker, slot: str, hint: str | None, **values) -> Dict[str, Any]:
     """One more unusable answer: re-ask with a hint, give up after MAX_FAILURES.
 
-    If the answer was rather a confident FAQ question, answer it and resume the form."""
-    if question := interruption(tracker):
-        dispatcher.utter_message(response=f"utter_{question}")
-        dispatcher.utter_message(response="utter_riprendiamo")
-        return {slot: None}
+    (Questions, holds and corrections never get here: actions/form_base.py.)"""
     failures = int(tracker.get_slot("form_failures") or 0) + 1
     if failures >= MAX_FAILURES:
         dispatcher.utter_message(response="utter_form_troppi_tentativi")
         return {slot: ABORTED, "form_failures": 0.0, "form_aborted": True}
-    dispatcher.utter_message(response=hint, **values)
+    if hint:
+        dispatcher.utter_message(response=hint, **values)
     return {slot: None, "form_failures": float(failures)}
 
 
@@ -84,7 +69,10 @@ def latest_intent(tracker: Tracker) -> str | None:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
-class ValidateStepUpForm(FormValidationAction):
+class ValidateStepUpForm(GuidedForm):
+    form_slots = ("step_up_code",)
+    answers = (Answer("step_up_code", re.compile(r"(?!)"), typed_code),)
+
     def name(self) -> str:
         return "validate_step_up_form"
 

@@ -15,7 +15,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from actions.form_cancel import CancellableFormValidation, plain
+from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
+from actions.form_cancel import plain
 from actions.guard import conversation_brand
 from actions.identity import identity_from_tracker, personal_data_customer
 from actions.step_up import ABORTED, failure, latest_intent
@@ -50,8 +51,21 @@ def reason_in(text: Any) -> str | None:
     return None
 
 
-class ValidateSupportForm(CancellableFormValidation):
+def other_reason(label: Any) -> str:
+    """«il motivo è l'altro»: the support form has exactly two reasons."""
+    code = REASON_CODES.get(str(label))
+    return next(lbl for c, lbl in REASON_LABELS.items() if c != code)
+
+
+class ValidateSupportForm(GuidedForm):
     form_slots = FORM_SLOTS
+    answers = (
+        Answer("support_email", re.compile(r"\b(e ?mail|mail|indirizzo|posta)\b"), email_in),
+        Answer("support_reason", re.compile(r"\b(motivo|ragione|categoria)\b"), reason_in,
+               other=other_reason),
+        Answer("support_text", re.compile(r"\b(testo|messaggio|descrizione)\b"), prose=True),
+        Answer("support_confirm", re.compile(r"(?!)"), yes_or_no),
+    )
 
     def name(self) -> str:
         return "validate_support_form"
@@ -78,25 +92,18 @@ class ValidateSupportForm(CancellableFormValidation):
         return {"support_reason": REASON_LABELS[code], "form_failures": 0.0}
 
     async def validate_support_confirm(self, value, dispatcher, tracker, domain):
-        intent = latest_intent(tracker)
-        words = plain(str(value or "")).strip(" .!/")
-        if intent == "conferma" or words in YES:
-            return {"support_confirm": "si", "form_failures": 0.0}
-        if intent == "negazione" or words in NO:
-            return {"support_confirm": "no", "form_failures": 0.0}
-        return failure(dispatcher, tracker, "support_confirm", "utter_conferma_si_no")
+        answer = yes_or_no(value, latest_intent(tracker))
+        if answer is None:
+            return failure(dispatcher, tracker, "support_confirm", "utter_conferma_si_no")
+        return {"support_confirm": answer, "form_failures": 0.0}
 
     async def validate_support_text(self, value, dispatcher, tracker, domain):
         if said_no(tracker):
             return give_up(dispatcher, "support_text")
         text = " ".join(str(value or "").split())
-        if not MIN_TEXT <= len(text) <= MAX_TEXT:
+        if not MIN_TEXT <= len(text) <= MAX_TEXT or not prose_answer(text):
             return failure(dispatcher, tracker, "support_text", "utter_testo_non_valido")
         return {"support_text": text, "form_failures": 0.0}
-
-
-YES = {"si", "conferma", "confermo", "invia", "ok", "va bene", "si invia", "certo"}
-NO = {"no", "negazione", "non inviare", "no grazie"}
 
 
 NO_WORDS = {"no", "nope", "nah", "niente", "nessuno", "nessuna"}

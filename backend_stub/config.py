@@ -1,7 +1,9 @@
 """Settings from the environment and the business rules of each brand.
 
-Everything that differs between Alleanza and CA Vita lives in ``BRAND_RULES`` so that
-the services stay brand-agnostic: change a number here, not in the code.
+Everything that differs between Alleanza and CA Vita lives in ``BRAND_RULES``, built from
+the shared brand registry (``brand_registry/brands.yml``) so that the services stay
+brand-agnostic: change a fact there, not in the code. Backend-only knobs (cooldowns,
+attempt limits, link validity) keep their defaults here.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 
+from brand_registry import Brand, registry
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BRANDS = ("alleanza", "cavita")
 DEFAULT_API_KEY = "dev-backend-key"
 DEFAULT_OTP_SECRET = "dev-otp-secret-change-me"
 SMS_MODES = ("console", "twilio", "fake_twilio")
@@ -68,57 +71,59 @@ class BrandRules:
     sms_template: str = "{code}"
 
 
-def _slots(*pairs: tuple[str, str]) -> tuple[PhoneSlot, ...]:
-    return tuple(PhoneSlot(time.fromisoformat(a), time.fromisoformat(b)) for a, b in pairs)
+def _rules(entry: Brand) -> BrandRules:
+    """The backend's rules of one brand, from the shared registry entry."""
+    return BrandRules(
+        brand=entry.code,
+        display_name=entry.display_name,
+        number_prefix=entry.policy_prefix,
+        otp_length=entry.otp_digits,
+        otp_ttl_seconds=entry.otp_validity_seconds,
+        archived_visible_months=entry.archive_months,
+        payment_methods=entry.payment_methods,
+        card_networks=entry.card_networks,
+        phone_hours={
+            day: tuple(PhoneSlot(time.fromisoformat(a), time.fromisoformat(b)) for a, b in slots)
+            for day, slots in entry.phone_hours.items()
+        },
+        phone_support_note="" if entry.phone_hours else "no_phone_line_in_faq",
+        support_channels=entry.support_channels,
+        sms_template=entry.sms_template,
+    )
 
 
-_CAVITA_MON_THU = _slots(("09:00", "13:30"), ("14:30", "17:30"))
-_CAVITA_FRI = _slots(("09:00", "13:30"), ("14:30", "17:00"))
-
-BRAND_RULES: dict[str, BrandRules] = {
-    "alleanza": BrandRules(
-        brand="alleanza",
-        display_name="Alleanza Assicurazioni",
-        number_prefix="AL",
-        otp_length=6,
-        archived_visible_months=None,
-        phone_hours={},
-        phone_support_note="no_phone_line_in_faq",
-        support_channels=("support_form", "consulente", "agenzia"),
-        sms_template=(
-            "Alleanza: il tuo codice di verifica temporaneo e' {code}. Vale 120 secondi. Non comunicarlo a nessuno."
-        ),
-    ),
-    "cavita": BrandRules(
-        brand="cavita",
-        display_name="CA Vita",
-        number_prefix="CV",
-        otp_length=5,
-        archived_visible_months=24,
-        phone_hours={0: _CAVITA_MON_THU, 1: _CAVITA_MON_THU, 2: _CAVITA_MON_THU, 3: _CAVITA_MON_THU, 4: _CAVITA_FRI},
-        support_channels=("support_form", "phone"),
-        sms_template=("CA Vita: il tuo codice segreto OTP e' {code}. Vale 120 secondi. Non comunicarlo a nessuno."),
-    ),
-}
+# Facts from brand_registry/brands.yml (the one source for backend, actions and channels).
+BRAND_RULES: dict[str, BrandRules] = {code: _rules(entry) for code, entry in registry().items()}
+BRANDS = tuple(BRAND_RULES)
 
 SUPPORT_TIMEZONE = "Europe/Rome"
 
 
 OTP_TTL_OVERRIDE_ENV = "BACKEND_OTP_TTL_SECONDS"
+# Tests only (never in production): timers and caps a test stack shortens or lifts.
+TEST_OVERRIDES = {
+    OTP_TTL_OVERRIDE_ENV: "otp_ttl_seconds",
+    "BACKEND_OTP_COOLDOWN_SECONDS": "otp_resend_cooldown_seconds",
+    "BACKEND_OTP_HOURLY_CAP": "otp_hourly_cap",
+}
 
 
 def rules_for(brand: str) -> BrandRules:
     """Rules of a brand; KeyError for an unknown brand (validated upstream).
 
-    ``BACKEND_OTP_TTL_SECONDS`` shortens the code validity for end-to-end tests, which
-    talk to the running service and cannot move its clock; it is read per call so a test
-    process can start a backend with it. Never set it in production.
+    ``BACKEND_OTP_TTL_SECONDS``, ``BACKEND_OTP_COOLDOWN_SECONDS`` and
+    ``BACKEND_OTP_HOURLY_CAP`` change the code validity, resend cooldown and hourly cap for
+    end-to-end tests, which talk to the running service and cannot move its clock; they are
+    read per call so a test process can start a backend with them. Never set them in
+    production.
     """
     rules = BRAND_RULES[brand]
-    override = os.environ.get(OTP_TTL_OVERRIDE_ENV, "").strip()
-    if override.isdigit() and int(override) > 0:
-        return replace(rules, otp_ttl_seconds=int(override))
-    return rules
+    changes = {}
+    for env_name, field_name in TEST_OVERRIDES.items():
+        value = os.environ.get(env_name, "").strip()
+        if value.isdigit() and (int(value) > 0 or field_name == "otp_resend_cooldown_seconds"):
+            changes[field_name] = int(value)
+    return replace(rules, **changes) if changes else rules
 
 
 @dataclass(frozen=True)

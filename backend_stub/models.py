@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from brand_registry import codes
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -69,7 +70,7 @@ class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
         CheckConstraint(_in("kind", CUSTOMER_KINDS), name="ck_customer_kind"),
-        CheckConstraint(_in("brand", ("alleanza", "cavita")), name="ck_customer_brand"),
+        CheckConstraint(_in("brand", codes()), name="ck_customer_brand"),
         CheckConstraint(
             "(kind = 'person' AND fiscal_code IS NOT NULL) OR "
             "(kind = 'company' AND vat_number IS NOT NULL AND legal_rep_name IS NOT NULL)",

@@ -12,13 +12,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from brand_registry import codes
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from . import validation as v
 from .models import SERVICE_REQUEST_KINDS
 
-Brand = Literal["alleanza", "cavita"]
+Brand = Literal.__getitem__(codes())  # the brand registry's codes
 DbInt = Annotated[int, Field(ge=1, le=2**31 - 1)]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -357,10 +358,16 @@ class ServiceRequestCreate(Strict):
         "suspension/reactivation {effective_date, effective_time?}; "
         "address_change {address_type, street, postal_code, city, province}",
     )
+    dry_run: bool = Field(
+        False,
+        description="check only that this kind applies to this policy (ownership, product line, "
+        "status, extra payments allowed): details are not needed, nothing is written",
+    )
 
 
 class ServiceRequestOut(BaseModel):
-    request_number: str
+    dry_run: bool = False
+    request_number: str | None
     kind: str
     status: str
     policy_number: str | None

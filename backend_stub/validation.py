@@ -11,6 +11,8 @@ import re
 import unicodedata
 from datetime import date
 
+from brand_registry import policy_prefix_pattern, registry
+
 __all__ = [
     "InvalidValue",
     "build_fiscal_code",
@@ -205,8 +207,8 @@ def is_valid_partita_iva(raw: str) -> bool:
 # --- policy numbers -----------------------------------------------------------------
 
 # Format chosen for the stub: brand prefix (AL = Alleanza, CV = CA Vita) + 8 digits.
-POLICY_PREFIXES = {"AL": "alleanza", "CV": "cavita"}
-_POLICY_RE = re.compile(r"^(AL|CV)\d{8}$")
+POLICY_PREFIXES = {b.policy_prefix: b.code for b in registry().values()}
+_POLICY_RE = re.compile(rf"^({policy_prefix_pattern()})\d{{8}}$")
 
 
 def validate_policy_number(raw: str) -> str:

@@ -63,7 +63,7 @@ FACTS = [
     ("utter_faq_sicurezza_operazioni", "cavita", "video selfie", None),
     ("utter_faq_operazioni_dispositive", "alleanza", "RITA", None),
     ("utter_faq_operazioni_dispositive", "alleanza", "Switch e Trasferimento", None),
-    ("utter_faq_operazioni_dispositive", "cavita", "1 luglio", None),
+    ("utter_faq_operazioni_dispositive", "cavita", "1° luglio", "1 luglio"),
     ("utter_faq_operazioni_dispositive", "cavita", "riscatto totale o parziale", None),
     ("utter_faq_modifica_credenziali", "alleanza", "Dati di accesso Area Clienti", None),
     ("utter_faq_modifica_credenziali", "alleanza", "Dati Account", None),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from ..config import rules_for
 from ..deps import ClockDep, SessionDep
@@ -28,13 +28,26 @@ router = APIRouter(prefix="/v1", tags=["service requests"])
     },
 )
 def post_service_request(
-    customer_id: CustomerId, body: ServiceRequestCreate, session: SessionDep, clock: ClockDep
+    customer_id: CustomerId, body: ServiceRequestCreate, session: SessionDep, clock: ClockDep, response: Response
 ) -> ServiceRequestOut:
+    """Send a request to the customer's agency; ``dry_run`` only checks it applies (200)."""
     customer = get_customer(session, customer_id)
     rules = rules_for(customer.brand)
     request = create_service_request(
-        session, customer, body.kind, body.policy_number, body.details, rules, clock.now(), clock.today()
+        session, customer, body.kind, body.policy_number, body.details, rules, clock.now(), clock.today(),
+        dry_run=body.dry_run,
     )
+    if request is None:
+        response.status_code = 200
+        return ServiceRequestOut(
+            dry_run=True,
+            request_number=None,
+            kind=body.kind,
+            status="eligible",
+            policy_number=body.policy_number,
+            agency=agency_out(customer.agency),
+            created_at=clock.now(),
+        )
     session.commit()
     assert request.number is not None
     return ServiceRequestOut(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from brand_registry import brand as brand_entry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,13 +34,15 @@ def eligibility(
     customer = session.scalar(query)
     if customer is None:
         return False, "not_a_customer"
-    if brand == "cavita":
+    rules = brand_entry(customer.brand)
+    if rules.registration_needs_policy:
         if policy_number is None:
             return False, "policy_number_required"
         policy = next((p for p in customer.policies if p.number == policy_number), None)
         if policy is None:
             return False, "policy_not_found"
-        if policy.status != "active" and (policy.end_date is None or policy.end_date < add_months(today, -24)):
+        window = rules.registration_ended_policy_months or 0
+        if policy.status != "active" and (policy.end_date is None or policy.end_date < add_months(today, -window)):
             return False, "policy_not_eligible"
         return True, None
     if not any(p.status == "active" for p in customer.policies):

@@ -39,7 +39,8 @@ def parse_details(kind: str, details: dict[str, Any]) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def _check_policy(kind: str, policy: Policy, details: dict[str, Any], today: date) -> None:
+def check_eligibility(kind: str, policy: Policy) -> None:
+    """Whether ``kind`` applies to ``policy`` at all: asked before any detail is collected."""
     lines = ALLOWED_LINES.get(kind)
     if lines and policy.product_line not in lines:
         raise refused(f"{kind}_not_allowed", f"a {kind} request does not apply to a {policy.product_line} policy")
@@ -47,6 +48,10 @@ def _check_policy(kind: str, policy: Policy, details: dict[str, Any], today: dat
         raise refused("policy_not_active", "the policy is not active")
     if kind == "extra_payment" and not policy.allows_extra_payments:
         raise refused("extra_payment_not_allowed", "this policy does not provide for extra payments")
+
+
+def _check_policy(kind: str, policy: Policy, details: dict[str, Any], today: date) -> None:
+    check_eligibility(kind, policy)
     if kind in ("suspension", "reactivation") and date.fromisoformat(details["effective_date"]) < today:
         raise refused("date_in_the_past", "the effective date cannot be in the past")
     if kind == "claim" and date.fromisoformat(details["event_date"]) > today:
@@ -62,8 +67,19 @@ def create_service_request(
     rules: BrandRules,
     now: datetime,
     today: date,
-) -> ServiceRequest:
-    """Check and store a request, routed to the customer's agency."""
+    dry_run: bool = False,
+) -> ServiceRequest | None:
+    """Check and store a request, routed to the customer's agency.
+
+    ``dry_run``: only whether the kind applies to the policy (None back, nothing written),
+    so the assistant can refuse before asking for an IBAN or an amount."""
+    if dry_run:
+        if policy_number is None:
+            if kind == "address_change":
+                return None
+            raise ApiError(422, "policy_number_required", f"a {kind} request needs a policy number")
+        check_eligibility(kind, owned_policy(customer, policy_number, rules, today))
+        return None
     clean = parse_details(kind, details)
     policy: Policy | None = None
     if kind == "address_change":

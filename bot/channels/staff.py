@@ -51,6 +51,8 @@ from actions.identity import (
     Identity,
     verify_token,
 )
+from bot.channels.typed_buttons import with_typed_buttons
+from brand_registry import brand_for_prefix
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,6 @@ DEMO_ENV = "DEMO_PAGES"
 DEMO_TOKEN_TTL_MINUTES = 30
 MAX_MESSAGE_CHARS = 1000
 MAX_BODY_BYTES = 16 * 1024
-# Agency codes start with the insurer's prefix (backend_stub/seed.py: AL-MI-001, CV-PR-0101).
-BRAND_BY_AGENCY_PREFIX = {"AL": "alleanza", "CV": "cavita"}
 
 # Machine-readable code -> Italian text for the page.
 ERRORS = {
@@ -112,8 +112,8 @@ def bearer_token(request: Request) -> str | None:
 
 def brand_for_agency(agency: str | None) -> str:
     """The insurer of an agency, from its code's prefix; otherwise the deployment default."""
-    prefix = (agency or "").split("-", 1)[0]
-    return BRAND_BY_AGENCY_PREFIX.get(prefix) or default_brand()
+    return brand_for_prefix(agency or "") if agency and brand_for_prefix(agency) else (
+        default_brand())
 
 
 def conversation_id(identity: Identity) -> str:
@@ -256,6 +256,7 @@ class StaffInput(InputChannel):
     # --- HTTP -------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        on_new_message = with_typed_buttons(on_new_message)
         hook = Blueprint("staff_webhook", __name__)
 
         @hook.route("/", methods=["GET"])

@@ -62,6 +62,7 @@ from actions.identity import (
     secret_for,
 )
 from bot.channels.channel_state import ChannelState, channel_state_from_env
+from bot.channels.typed_buttons import with_typed_buttons
 
 log = logging.getLogger(__name__)
 # The twilio client logs every request at INFO (URL, headers): keep that out of our logs.
@@ -111,7 +112,7 @@ class WhatsAppSettings:
     mode: str = "outbox"  # "outbox" (development) or "twilio" (real or fake API)
     api_base_url: str | None = None
     public_url: str | None = None
-    brand: str = "alleanza"
+    brand: str = BRANDS[0]
     outbox_path: Path = Path(DEFAULT_OUTBOX)
 
     @classmethod
@@ -127,7 +128,7 @@ class WhatsAppSettings:
             log.warning("TWILIO_AUTH_TOKEN not set: WhatsApp signatures use the dev token")
         # The number's own brand, else the deployment default (as actions/brands.py reads it).
         brand_env = "WHATSAPP_BRAND" if env.get("WHATSAPP_BRAND") else DEFAULT_BRAND_ENV
-        brand_setting = env.get(brand_env) or "alleanza"
+        brand_setting = env.get(brand_env) or BRANDS[0]
         brand = normalise_brand(brand_setting)
         if brand is None:
             raise ValueError(f"{brand_env}={brand_setting!r} is not one of {', '.join(BRANDS)}")
@@ -537,6 +538,7 @@ class WhatsAppInput(InputChannel):
     # --- HTTP -------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        on_new_message = with_typed_buttons(on_new_message)
         hook = Blueprint("whatsapp_webhook", __name__)
 
         @hook.route("/", methods=["GET"])

@@ -105,7 +105,7 @@ def test_another_customers_policy_is_politely_refused():
 def test_not_a_policy_number_three_times_gives_up():
     slots = {"sr_kind": "claim", "form_failures": 0.0}
     for _ in range(3):
-        messages, result = answer("policy_number", "boh", slots, customer_metadata(1))
+        messages, result = answer("policy_number", "quella auto", slots, customer_metadata(1))
         slots["form_failures"] = result.get("form_failures", 0.0)
     assert responses(messages) == ["utter_form_troppi_tentativi"]
     assert result["requested_slot"] is None

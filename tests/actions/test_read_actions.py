@@ -228,7 +228,7 @@ def test_whatsapp_needs_the_otp_step_up_before_personal_data(backend):
 def test_whatsapp_not_a_code_three_times_gives_up(backend):
     metadata, _, slots = step_up("+393471112233", "alleanza")  # customer 2
     for attempt in range(1, 4):
-        messages, result = type_code(metadata, slots, "boh non so")
+        messages, result = type_code(metadata, slots, "quello di ieri")
         slots = {**slots, **{k: v for k, v in result.items() if k == "form_failures"}}
         if attempt < 3:
             assert responses(messages) == ["utter_codice_formato"]

@@ -69,7 +69,7 @@ def test_reason_from_buttons_or_free_text(typed, label):
 
 
 def test_unknown_reason_reasks_with_the_two_choices():
-    messages, slots = answer("support_reason", "boh")
+    messages, slots = answer("support_reason", "per la pensione")
     assert responses(messages) == ["utter_motivo_non_valido"]
     assert slots["support_reason"] is None
 

@@ -1,0 +1,117 @@
+"""A typed button label, or the number of a shown button, means that button.
+
+Why: people do not always click. On the website they type «sì, invia» under the «Sì,
+invia» button, on WhatsApp they answer «2» to a numbered list, in any chat they type
+«mybank» under the MyBank button. Every channel wraps its message handler with
+:func:`with_typed_buttons`: when the text is short and the newest bot turn of that
+conversation showed buttons, a text equal to a button's title (or its payload) or a bare
+number in range becomes that button's payload, exactly as if it had been clicked. The
+buttons are read from the conversation's own tracker, so this holds across replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Any, Awaitable, Callable, Mapping, Sequence
+
+from rasa.core.channels.channel import UserMessage
+
+log = logging.getLogger(__name__)
+
+MAX_WORDS = 6  # a button label is short; longer texts are sentences, left to NLU
+_NUMBER = re.compile(r"^\s*(?:n\.?\s*|numero\s+)?(\d{1,2})\s*[.)°]?\s*$", re.IGNORECASE)
+_NUMBERED_LINE = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
+
+
+def normal(text: str) -> str:
+    """Lower case, no accents, punctuation as spaces: «Sì, invia!» -> «si invia»."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w]+", " ", bare).split())
+
+
+def _payload_words(payload: str) -> str:
+    """``/conferma`` -> ``conferma``; ``/intent{"sr_kind": "claim"}`` -> ``intent``."""
+    return normal(payload.split("{", 1)[0].lstrip("/"))
+
+
+def button_choice(text: str, buttons: Sequence[Mapping[str, Any]], prompt: str = "") -> str | None:
+    """The payload of the button ``text`` names, or None."""
+    if not buttons or len(text.split()) > MAX_WORDS:
+        return None
+    number = _NUMBER.match(text)
+    if number:
+        # A bare number answers the buttons, unless the prompt has a numbered list of its own.
+        index = int(number.group(1))
+        if _NUMBERED_LINE.search(prompt) or not 1 <= index <= len(buttons):
+            return None
+        return str(buttons[index - 1].get("payload") or "") or None
+    typed = normal(text)
+    if not typed:
+        return None
+    for button in buttons:
+        payload = str(button.get("payload") or "")
+        if typed in (normal(str(button.get("title") or "")), _payload_words(payload)):
+            return payload or None
+    return None
+
+
+def shown_buttons(events: Sequence[Any]) -> tuple[list[Mapping[str, Any]], str]:
+    """Buttons of the newest bot message with buttons since the last user message."""
+    for event in reversed(events):
+        name = getattr(event, "type_name", None) or (event.get("event") if isinstance(
+            event, Mapping) else None)
+        if name == "user":
+            break
+        if name == "bot":
+            data = getattr(event, "data", None) or (event.get("data") if isinstance(
+                event, Mapping) else None) or {}
+            if data.get("buttons"):
+                text = getattr(event, "text", None) or (event.get("text") if isinstance(
+                    event, Mapping) else "") or ""
+                return list(data["buttons"]), text
+    return [], ""
+
+
+async def resolve(agent: Any, sender_id: str, text: str) -> str:
+    """``text`` or the payload of the button it names in that conversation."""
+    if not text or text.startswith("/") or len(text.split()) > MAX_WORDS:
+        return text
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return text
+    try:
+        tracker = await store.retrieve(sender_id)
+    except Exception:  # the store being down must not cost the message
+        log.warning("typed buttons: tracker of a conversation unavailable", exc_info=True)
+        return text
+    if tracker is None:
+        return text
+    buttons, prompt = shown_buttons(list(tracker.events))
+    return button_choice(text, buttons, prompt) or text
+
+
+def _agent() -> Any:
+    from sanic import Sanic
+
+    try:
+        return getattr(Sanic.get_app().ctx, "agent", None)
+    except Exception:  # no running app (unit tests of a channel alone)
+        return None
+
+
+def with_typed_buttons(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    agent_of: Callable[[], Any] = _agent,
+) -> Callable[[UserMessage], Awaitable[Any]]:
+    """Wrap a channel's message handler so typed labels and numbers act as clicks."""
+
+    async def handler(message: UserMessage) -> Any:
+        agent = agent_of()
+        if agent is not None and isinstance(message.text, str):
+            message.text = await resolve(agent, message.sender_id, message.text)
+        return await on_new_message(message)
+
+    return handler

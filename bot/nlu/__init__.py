@@ -1,0 +1,1 @@
+"""NLU helpers that run inside the Rasa server's pipeline."""

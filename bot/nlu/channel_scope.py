@@ -1,0 +1,77 @@
+"""Keeps each channel to the intents it serves, after the classifier has ranked them.
+
+Why: the classifier sees only words, so a customer asking «siete aperti sabato?» can land
+on a staff lookup and an agency employee asking «i suoi recapiti» on the customer's own
+contact. The verified identity in the message metadata (the same token the actions check,
+actions/identity.py) decides the scope: agency staff never get the customer's own-data
+intents, everybody else never gets staff intents. Out-of-scope intents are removed from
+the ranking and the rest renormalised (the classifier's distribution given the scope), so
+the FallbackClassifier after this component still judges the confidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.training_data.message import Message
+
+from actions.identity import identity_from_metadata
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class ChannelIntentScope(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"staff_prefix": "staff_", "customer_only": []}
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self.staff_prefix = str(config.get("staff_prefix") or "staff_")
+        self.customer_only = frozenset(config.get("customer_only") or ())
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ChannelIntentScope:
+        return cls(config)
+
+    def allowed(self, intent: str, staff: bool) -> bool:
+        if staff:
+            return intent not in self.customer_only
+        return not intent.startswith(self.staff_prefix)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._scope(message)
+        return messages
+
+    def _scope(self, message: Message) -> None:
+        intent = message.get(INTENT) or {}
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        name = intent.get("name")
+        if not name or str(message.get("text") or "").startswith("/"):
+            return  # a button payload names its intent: nothing to re-rank
+        staff = identity_from_metadata(message.get("metadata") or {}).kind == "staff"
+        if self.allowed(name, staff) and all(self.allowed(r["name"], staff) for r in ranking):
+            return
+        kept = [dict(r) for r in ranking if self.allowed(r["name"], staff)]
+        mass = sum(float(r.get("confidence") or 0.0) for r in kept)
+        if not kept or mass <= 0:
+            message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+            return
+        for r in kept:
+            r["confidence"] = float(r.get("confidence") or 0.0) / mass
+        kept.sort(key=lambda r: r["confidence"], reverse=True)
+        message.set(INTENT, dict(kept[0]), add_to_output=True)
+        message.set(INTENT_RANKING_KEY, kept, add_to_output=True)

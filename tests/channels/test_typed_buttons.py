@@ -1,0 +1,69 @@
+"""A typed label or number of a shown button is that button (bot/channels/typed_buttons.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.channels.typed_buttons import button_choice, shown_buttons, with_typed_buttons
+
+CONFIRM = [{"title": "Sì, invia", "payload": "/conferma"}, {"title": "No", "payload": "/negazione"}]
+METHODS = [{"title": "Carta Visa", "payload": "visa"}, {"title": "MyBank", "payload": "mybank"}]
+
+
+@pytest.mark.parametrize("text,buttons,expected", [
+    ("sì, invia", CONFIRM, "/conferma"), ("Si invia!", CONFIRM, "/conferma"),
+    ("2", CONFIRM, "/negazione"), ("1.", CONFIRM, "/conferma"), ("n. 1", CONFIRM, "/conferma"),
+    ("conferma", CONFIRM, "/conferma"), ("mybank", METHODS, "mybank"),
+    ("carta visa", METHODS, "visa"), ("3", CONFIRM, None), ("sì procedi", CONFIRM, None),
+    ("vorrei pagare con la carta visa della banca", METHODS, None), ("", CONFIRM, None),
+])
+def test_button_choice(text, buttons, expected):
+    assert button_choice(text, buttons) == expected
+
+
+def test_a_number_under_a_numbered_list_is_not_a_button():
+    prompt = "Queste sono le rate:\n1. scadenza 01/01/2026\n2. scadenza 01/02/2026"
+    assert button_choice("1", CONFIRM, prompt) is None
+
+
+def _tracker(*events):
+    return DialogueStateTracker.from_events("u1", list(events))
+
+
+def test_only_buttons_of_the_current_turn_count():
+    shown = _tracker(UserUttered("ciao"), BotUttered("La invio?", {"buttons": CONFIRM}))
+    assert shown_buttons(list(shown.events))[0] == CONFIRM
+    answered = _tracker(BotUttered("La invio?", {"buttons": CONFIRM}), UserUttered("si"),
+                        BotUttered("Fatto."))
+    assert shown_buttons(list(answered.events))[0] == []
+
+
+class _Store:
+    def __init__(self, tracker):
+        self.tracker = tracker
+
+    async def retrieve(self, sender_id):
+        return self.tracker
+
+
+class _Agent:
+    def __init__(self, tracker):
+        self.tracker_store = _Store(tracker)
+
+
+def test_the_wrapped_handler_passes_the_payload_on():
+    received = []
+
+    async def on_new_message(message):
+        received.append(message.text)
+
+    tracker = _tracker(UserUttered("apri richiesta"), BotUttered("La invio?", {"buttons": CONFIRM}))
+    handler = with_typed_buttons(on_new_message, agent_of=lambda: _Agent(tracker))
+    asyncio.run(handler(UserMessage("sì, invia", CollectingOutputChannel(), "u1")))
+    asyncio.run(handler(UserMessage("vorrei cambiare la mail", CollectingOutputChannel(), "u1")))
+    assert received == ["/conferma", "vorrei cambiare la mail"]

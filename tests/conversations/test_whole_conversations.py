@@ -1,0 +1,78 @@
+"""Whole conversations on the stack `make run` starts, judged by replies and backend state.
+
+The sets under tests/conversations/ were written by people who did not write the flows
+(FORMAT.md). One stack serves the whole set: backend stub on its own SQLite file with a
+3-second OTP resend cooldown and no hourly cap (test settings, never production),
+WhatsApp replies through the fake Twilio API. ``CONVERSATION_SETS`` (comma-separated)
+picks the sets; per-flow figures go to results/conversations/<set>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend_stub.fake_twilio import FakeTwilio
+from tests.conftest import ROOT
+from tests.conversations.runner import Backend, Outcome, Player, load_set
+from tests.e2e.stack import running_stack
+
+pytestmark = pytest.mark.e2e
+
+SETS = [s for s in os.environ.get("CONVERSATION_SETS", "suite_a").split(",") if s]
+CASES = [(name, c) for name in SETS for c in load_set(name)]
+RESULTS: dict[str, list[Outcome]] = defaultdict(list)
+
+
+@pytest.fixture(scope="module")
+def player(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Player]:
+    workdir = tmp_path_factory.mktemp("conversations")
+    with FakeTwilio() as twilio:
+        env = {
+            "BACKEND_OTP_COOLDOWN_SECONDS": "3",
+            "BACKEND_OTP_HOURLY_CAP": "100000",
+            "TWILIO_API_BASE_URL": twilio.url,
+        }
+        with running_stack(workdir, extra_env=env) as stack:
+            backend = Backend(workdir / "backend.sqlite3", workdir / "sms_outbox.jsonl")
+            yield Player(stack.url, backend, twilio,
+                         f"{stack.url}/webhooks/whatsapp/webhook")
+    write_figures()
+
+
+def write_figures() -> None:
+    """Per set: conversations, user turns, and passes per flow and per channel."""
+    out = ROOT / "results" / "conversations"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, outcomes in RESULTS.items():
+        by_flow: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        by_channel: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for o in outcomes:
+            for table, key in ((by_flow, o.conversation.get("flow", "?")),
+                               (by_channel, o.conversation.get("channel", "rest"))):
+                table[key][0] += int(o.passed)
+                table[key][1] += 1
+        turns = sum(len(o.conversation.get("turns") or []) for o in outcomes)
+        figures = {
+            "set": name,
+            "conversations": len(outcomes),
+            "passed": sum(o.passed for o in outcomes),
+            "user_turns": turns,
+            "flows": {k: {"passed": v[0], "total": v[1]} for k, v in sorted(by_flow.items())},
+            "channels": {k: {"passed": v[0], "total": v[1]} for k, v in by_channel.items()},
+            "failed": [o.report() for o in outcomes if not o.passed],
+        }
+        Path(out / f"{name}.json").write_text(json.dumps(figures, indent=1, ensure_ascii=False))
+
+
+@pytest.mark.parametrize(("set_name", "conversation"), CASES,
+                         ids=[f"{n}:{c['id']}" for n, c in CASES])
+def test_conversation(player: Player, set_name: str, conversation: dict) -> None:
+    outcome = player.play(conversation)
+    RESULTS[set_name].append(outcome)
+    assert outcome.passed, outcome.report()

@@ -1,0 +1,51 @@
+"""Customer channels never act on staff intents; staff never on customers' own-data intents."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.channel_scope import ChannelIntentScope
+from scripts.mint_token import mint_customer_token, mint_staff_token
+
+SCOPE = ChannelIntentScope({"staff_prefix": "staff_",
+                            "customer_only": ["le_mie_polizze", "mio_recapito_dispositivo"]})
+
+
+def _message(ranking, metadata=None, text="siete aperti sabato?"):
+    message = Message(data={"text": text, "metadata": metadata or {}})
+    message.set("intent", dict(ranking[0]), add_to_output=True)
+    message.set("intent_ranking", [dict(r) for r in ranking], add_to_output=True)
+    return message
+
+
+RANKING = [{"name": "staff_richieste_cliente", "confidence": 0.6},
+           {"name": "richiesta_operatore", "confidence": 0.3},
+           {"name": "le_mie_polizze", "confidence": 0.1}]
+
+
+@pytest.mark.parametrize("metadata", [
+    {}, {"brand": "cavita"}, {"identity_token": mint_customer_token(7, "cavita")},
+    {"identity_token": "forged.token.value", "role": "staff"},
+])
+def test_customers_and_visitors_never_get_staff_intents(metadata):
+    message = SCOPE.process([_message(RANKING, metadata)])[0]
+    assert message.get("intent")["name"] == "richiesta_operatore"
+    assert message.get("intent")["confidence"] == pytest.approx(0.75)
+    assert all(not r["name"].startswith("staff_") for r in message.get("intent_ranking"))
+
+
+def test_staff_never_get_the_customers_own_data_intents():
+    metadata = {"identity_token": mint_staff_token("s1", "agency_employee", "AL-MI-001")}
+    ranking = [{"name": "le_mie_polizze", "confidence": 0.7},
+               {"name": "staff_polizze_cliente", "confidence": 0.2},
+               {"name": "faq_accesso", "confidence": 0.1}]
+    message = SCOPE.process([_message(ranking, metadata)])[0]
+    assert message.get("intent")["name"] == "staff_polizze_cliente"
+    names = [r["name"] for r in message.get("intent_ranking")]
+    assert "le_mie_polizze" not in names
+
+
+def test_button_payloads_are_left_alone():
+    message = SCOPE.process([_message(RANKING, {}, text="/staff_richieste_cliente")])[0]
+    assert message.get("intent")["name"] == "staff_richieste_cliente"
