@@ -46,6 +46,7 @@ SLOTS_BY_KIND = {
     "suspension": ["sr_effective_date"],
     "reactivation": ["sr_effective_date"],
 }
+DETAIL_SLOTS = ("sr_event_date", "sr_description", "sr_iban", "sr_amount", "sr_effective_date")
 FORM_SLOTS = (
     "sr_kind", "policy_number", "sr_event_date", "sr_description", "sr_iban", "sr_amount",
     "sr_effective_date", "sr_confirm",
@@ -58,8 +59,9 @@ AMOUNT_RE = re.compile(r"(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?")
 
 
 def kind_in(text: Any) -> str | None:
-    """The request kind from what the customer wrote ("riscatto parziale", "sinistro")."""
-    words = plain(str(text or ""))
+    """The request kind from what the customer wrote ("riscatto parziale", "sinistro");
+    what is negated does not count («il totale, non il parziale»)."""
+    words = re.sub(r"\bnon (il |la |lo |l |un |una )?\w+", " ", plain(str(text or "")))
     if words.strip() in KINDS:  # button payloads carry the code itself
         return words.strip()
     if "sinistr" in words or "denunc" in words:
@@ -77,6 +79,23 @@ def kind_in(text: Any) -> str | None:
     if "sospen" in words:
         return "suspension"
     return None
+
+
+# A request named in words gets the answer on how it works first (with the button that
+# sends it), unless the customer asks to send it now.
+FAQ_BY_TOPIC = {"claim": "utter_faq_sinistro", "surrender": "utter_faq_riscatto",
+                "extra_payment": "utter_faq_versamento_aggiuntivo",
+                "suspension": "utter_faq_sospensione_riattivazione"}
+SEND_NOW = re.compile(r"\b(invia\w*|mand\w*|inoltr\w*|apri\w*|fai partire|procedi|subito)\b")
+
+
+def topic_in(text: Any) -> str | None:
+    """Which FAQ topic a request named in words belongs to (riscatto, sinistro, ...)."""
+    kind = kind_in(text)
+    if kind is None:
+        return "surrender" if "riscatt" in plain(str(text or "")) else None
+    return {"surrender_total": "surrender", "surrender_partial": "surrender",
+            "reactivation": "suspension"}.get(kind, kind)
 
 
 def policy_in(text: Any) -> str | None:
@@ -159,6 +178,13 @@ class ActionAvviaRichiestaAgenzia(Action):
         number = tracker.get_slot("policy_number") or policy_in(text)
         if kind not in KINDS:
             kind = None
+        topic = topic_in(text)
+        if topic and not text.startswith("/") and not SEND_NOW.search(plain(text)):
+            # «posso fare un versamento aggiuntivo?», «come denuncio un sinistro?»: first how
+            # it works, with the button that sends the request (the policy number is kept).
+            dispatcher.utter_message(response=FAQ_BY_TOPIC[topic])
+            return [SlotSet("policy_number", number), SlotSet("step_up_required", False),
+                    SlotSet("sr_start", False)]
         events = [
             *reset_events(),
             SlotSet("sr_kind", kind),
@@ -176,9 +202,8 @@ DATE_WORDS = r"(data|giorno|quando|il \d{1,2})"
 class ValidateServiceRequestForm(GuidedForm):
     form_slots = FORM_SLOTS
     answers = (
-        Answer("sr_kind", re.compile(r"\b(tipo di richiesta|richiesta giusta)\b"), kind_in,
-               clears=("sr_event_date", "sr_description", "sr_iban", "sr_amount",
-                       "sr_effective_date")),
+        Answer("sr_kind", re.compile(
+            r"\b(riscatt\w*|sinistr\w*|denunc\w*|versament\w*|sospen\w*|riattiv\w*)\b"), kind_in),
         Answer("policy_number", re.compile(r"\b(polizz\w*|contratt\w*|numero)\b"), policy_in),
         Answer("sr_event_date", re.compile(rf"\b{DATE_WORDS}\b"), date_in),
         Answer("sr_description", re.compile(r"\b(descrizione|descritto)\b"), prose=True),
@@ -215,7 +240,16 @@ class ValidateServiceRequestForm(GuidedForm):
         kind = kind_in(value)
         if kind is None:
             return failure(dispatcher, tracker, "sr_kind", "utter_sr_tipo_non_valido")
-        return {"sr_kind": kind, "form_failures": 0.0}
+        # A changed kind keeps the details it shares with the old one (the IBAN of a
+        # surrender) and drops the others; a policy already given is checked again.
+        unused = {s: None for s in DETAIL_SLOTS if s not in SLOTS_BY_KIND[kind]}
+        identity = identity_from_tracker(tracker)
+        customer_id = personal_data_customer(identity, dict(tracker.slots))
+        refused = await self._ineligible(dispatcher, tracker, customer_id, kind,
+                                         tracker.get_slot("policy_number"))
+        if refused is not None:
+            return {"sr_kind": kind, **refused}
+        return {"sr_kind": kind, **unused, "form_failures": 0.0}
 
     async def validate_policy_number(self, value, dispatcher, tracker, domain):
         if value == ABORTED:
@@ -241,24 +275,30 @@ class ValidateServiceRequestForm(GuidedForm):
             dispatcher.utter_message(response="utter_richiesta_non_riuscita")
             return {"policy_number": ABORTED, "form_aborted": True}
         number = policy.get("number") or number
-        kind = tracker.get_slot("sr_kind")
-        if kind in KINDS:
-            # Ask the backend whether this kind applies to this policy before asking for an
-            # IBAN or an amount (a surrender on a danni policy is refused here, not at the end).
-            try:
-                await BackendClient().create_service_request(
-                    customer_id, kind=kind, details={}, policy_number=number, dry_run=True)
-            except BackendUnavailable:
-                backend_down(dispatcher)
-                return {"policy_number": ABORTED, "form_aborted": True}
-            except BackendRefused as refusal:
-                if refusal.code in ("policy_not_owned", "invalid_policy_number"):
-                    return failure(dispatcher, tracker, "policy_number",
-                                   "utter_polizza_non_tua", numero=number)
-                # Not for this policy: say why and stop before asking for anything else.
-                explain_service_refusal(dispatcher, refusal, kind)
-                return {"policy_number": ABORTED, "form_aborted": True}
+        refused = await self._ineligible(dispatcher, tracker, customer_id,
+                                         tracker.get_slot("sr_kind"), number)
+        if refused is not None:
+            return refused
         return {"policy_number": number, "form_failures": 0.0}
+
+    async def _ineligible(self, dispatcher, tracker, customer_id, kind, number):
+        """Whether ``kind`` applies to the policy, asked before the details: a surrender on
+        a danni policy is refused here, not after the IBAN. None when it applies."""
+        if kind not in KINDS or not number or number == ABORTED or customer_id is None:
+            return None
+        try:
+            await BackendClient().create_service_request(
+                customer_id, kind=kind, details={}, policy_number=number, dry_run=True)
+        except BackendUnavailable:
+            backend_down(dispatcher)
+            return {"policy_number": ABORTED, "form_aborted": True}
+        except BackendRefused as refusal:
+            if refusal.code in ("policy_not_owned", "invalid_policy_number"):
+                return failure(dispatcher, tracker, "policy_number",
+                               "utter_polizza_non_tua", numero=number)
+            explain_service_refusal(dispatcher, refusal, kind)
+            return {"policy_number": ABORTED, "form_aborted": True}
+        return None
 
     async def validate_sr_event_date(self, value, dispatcher, tracker, domain):
         day = date_in(value)

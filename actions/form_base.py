@@ -134,6 +134,11 @@ def fresh_answer(tracker: Tracker, form: str) -> bool:
     return not others and actions.count(form) <= 1
 
 
+def _same(value: Any, stored: Any) -> bool:
+    shown = value.isoformat() if hasattr(value, "isoformat") else value
+    return stored is not None and str(shown).casefold() == str(stored).casefold()
+
+
 @dataclass(frozen=True)
 class Answer:
     """One answer the form collects, as far as the shared mechanics need to know it."""
@@ -166,7 +171,9 @@ class GuidedForm(FormValidationAction):
         """The answers this form asks in this conversation (dynamic forms narrow it)."""
         required = await self.required_slots(
             self.domain_slots(domain), CollectingDispatcher(), tracker, domain)
-        return [a for a in self.answers if a.slot in required]
+        # Also answers given before that this form no longer asks (the request kind).
+        return [a for a in self.answers
+                if a.slot in required or tracker.get_slot(a.slot) not in (None, ABORTED)]
 
     # --- the turn ---------------------------------------------------------------------
     async def run(
@@ -189,7 +196,8 @@ class GuidedForm(FormValidationAction):
         if not has_value and count <= MAX_HOLD_WORDS and HOLD.match(words):
             dispatcher.utter_message(response="utter_modulo_attendo")
             return await self.ask_again(dispatcher, tracker, domain, asking, [])
-        correction = self._correction(answers, asking, text, words)
+        correction = self._correction(answers, asking, text, words, dict(tracker.slots),
+                                      has_value)
         if correction is not None:
             return await self.correct(dispatcher, tracker, domain, asking, correction, text)
         question = None if has_value else self._question(tracker, expected, text)
@@ -222,20 +230,27 @@ class GuidedForm(FormValidationAction):
         return name if confidence >= QUESTION_CONFIDENCE else None
 
     def _correction(
-        self, answers: Dict[str, Answer], asking: str, text: str, words: str
+        self, answers: Dict[str, Answer], asking: str, text: str, words: str,
+        current: Dict[str, Any] | None = None, has_value: bool = False,
     ) -> tuple[Answer, Any] | None:
         """(answer, new value or None) when the message changes an earlier answer."""
         if len(words.split()) > MAX_CORRECTION_WORDS:
             return None
+        current = current or {}
         asked = answers.get(asking)
+        starts = bool(CORRECTION_START.match(words))
+        cue = starts or bool(CORRECTION_CUE.search(words))
         for answer in answers.values():
             if answer.slot == asking or not answer.mentions.search(words):
                 continue
             value = answer.parse(text) if answer.parse else None
-            starts = bool(CORRECTION_START.match(words))
+            if value is not None and _same(value, current.get(answer.slot)):
+                continue  # «500 euro di versamento» names the kind already chosen
             if asked is not None and asked.prose and not starts:
                 continue  # prose may name things («la polizza auto...») without correcting
-            if value is not None or starts or CORRECTION_CUE.search(words):
+            if has_value and not cue:
+                continue  # an answer to this question that also names another one
+            if value is not None or cue:
                 return answer, value
         return None
 

@@ -208,8 +208,8 @@ class ValidatePaymentForm(GuidedForm):
             return {"policy_number": ABORTED, "form_aborted": True}
         todo = unpaid(list(result.get("installments") or []))
         if not todo:
-            dispatcher.utter_message(response="utter_pagamento_nessuna_rata")
-            return {"policy_number": ABORTED, "form_aborted": True}
+            # Perhaps the wrong policy: say so and ask which one.
+            return failure(dispatcher, tracker, "policy_number", "utter_pagamento_nessuna_rata")
         if not any(i.get("payable") for i in todo):
             # Nothing payable online: the oldest unpaid installment says why.
             explain_reason(dispatcher, todo[0].get("reason") or "", data=italian_date(
@@ -265,9 +265,14 @@ class ValidatePaymentForm(GuidedForm):
         customer_id = await _customer(dispatcher, tracker)
         if customer_id is None:
             return {"pay_otp": ABORTED, "form_aborted": True}
+        if not challenge:
+            # No code could be sent yet (the resend cooldown): the form asks again, and
+            # asking sends the code now.
+            return {"pay_otp": None}
         code = typed_code(value)
-        if code is None or not challenge:
-            return failure(dispatcher, tracker, "pay_otp", "utter_codice_formato", cifre="")
+        if code is None:
+            digits = brand_facts(tracker.get_slot("brand")).otp_digits
+            return failure(dispatcher, tracker, "pay_otp", "utter_codice_formato", cifre=digits)
         try:
             await BackendClient().verify_otp(customer_id, challenge, code)
         except BackendUnavailable:

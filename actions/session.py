@@ -12,7 +12,8 @@ from actions.brands import brand_from_metadata
 
 
 class ActionSessionStart(Action):
-    """Set `brand` from the first message's metadata (or the deployment default)."""
+    """Set `brand` from the first message's metadata (or the deployment default); nothing
+    else survives into the new session."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -24,17 +25,14 @@ class ActionSessionStart(Action):
         domain: Dict[str, Any],
     ) -> List[EventType]:
         metadata = tracker.get_slot("session_started_metadata")
-        carried = [
-            SlotSet(name, value)
-            for name, value in tracker.slots.items()
-            if name != "brand" and value is not None
-        ]
         # A channel that names the brand wins; otherwise a returning customer keeps the
-        # brand of the previous session; otherwise the deployment default applies.
+        # brand of the previous session; otherwise the deployment default applies. Nothing
+        # else is carried over: a new session starts with no half-filled form, code or
+        # answer of the previous one.
         brand = brand_from_metadata(metadata, fallback=tracker.get_slot("brand"))
         return [
             SessionStarted(),
-            *carried,
+            SlotSet("session_started_metadata", metadata),
             SlotSet("brand", brand),
             ActionExecuted("action_listen"),
         ]

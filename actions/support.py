@@ -169,6 +169,7 @@ class ActionInviaRichiestaSupporto(Action):
         dispatcher.utter_message(
             response="utter_richiesta_supporto_inviata",
             ticket=ticket.get("ticket_number"),
-            email=ticket.get("reply_email_masked") or email,
+            # The address the customer typed a moment ago (shown in the summary too).
+            email=email,
         )
         return reset_form()

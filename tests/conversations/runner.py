@@ -143,6 +143,9 @@ class Channel:
     def say(self, text: str) -> Reply:
         raise NotImplementedError
 
+    def reset(self) -> None:
+        """Start this conversation from a clean slate: a new session (no reply)."""
+
     def close(self) -> None: ...
 
 
@@ -224,6 +227,14 @@ class WidgetChannel(Channel):
                     return reply
         return self._run(turn())
 
+    def reset(self) -> None:
+        async def restart() -> None:
+            await self.sio.emit("user_uttered", {"message": "/session_start"})
+            await asyncio.sleep(1.0)
+            while self.inbox is not None and not self.inbox.empty():
+                self.inbox.get_nowait()
+        self._run(restart())
+
     def close(self) -> None:
         async def hang_up() -> None:
             if self.sio is not None and self.sio.eio.state == "connected":
@@ -245,8 +256,11 @@ class WhatsAppChannel(Channel):
     def _sent(self) -> list[dict[str, Any]]:
         return self.twilio.messages_to(f"whatsapp:{self.phone}")
 
-    def say(self, text: str) -> Reply:
-        before = len(self._sent())
+    def reset(self) -> None:
+        self._post("/session_start")
+        time.sleep(1.5)
+
+    def _post(self, text: str) -> None:
         sid = "SM" + uuid.uuid4().hex
         form = {"MessageSid": sid, "SmsMessageSid": sid, "AccountSid": DEV_ACCOUNT_SID,
                 "From": f"whatsapp:{self.phone}", "To": SANDBOX_NUMBER, "Body": text,
@@ -255,6 +269,10 @@ class WhatsAppChannel(Channel):
         answer = requests.post(f"{self.url}/webhooks/whatsapp/webhook", data=form,
                                headers={"X-Twilio-Signature": signature}, timeout=TURN_TIMEOUT)
         answer.raise_for_status()
+
+    def say(self, text: str) -> Reply:
+        before = len(self._sent())
+        self._post(text)
         deadline = time.monotonic() + TURN_TIMEOUT
         while len(self._sent()) == before and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -291,7 +309,7 @@ class Player:
                  whatsapp_public_url: str) -> None:
         self.rasa_url, self.backend = rasa_url, backend
         self.fake_twilio, self.whatsapp_public_url = fake_twilio, whatsapp_public_url
-        self.customer_brands: dict[int, str] = {}
+        self.last_seen: dict[str, float] = {}  # phone -> when its last conversation ended
 
     def _channel(self, conversation: dict[str, Any]) -> tuple[Channel, str | None]:
         kind, brand = conversation.get("channel", "rest"), conversation.get("brand", "alleanza")
@@ -314,7 +332,10 @@ class Player:
                                    self.whatsapp_public_url), phone
         raise ValueError(f"unknown channel {kind}")
 
-    def _text(self, turn: dict[str, Any], phone: str | None, last: Reply) -> str:
+    def _text(self, turn: dict[str, Any], phone: str | None, last: Reply,
+              kind: str = "rest") -> str:
+        if "button" in turn and kind == "whatsapp":
+            return str(turn["button"])  # a numbered list: the user types the number or label
         if "button" in turn:
             wanted = turn["button"]
             buttons = last.buttons
@@ -339,19 +360,23 @@ class Player:
         outcome = Outcome(conversation)
         marks = self.backend.high_marks()
         channel, phone = self._channel(conversation)
+        if phone and phone in self.last_seen:
+            # The backend's resend cooldown is per customer: a new conversation of the same
+            # customer starts after it, as it would on another day.
+            time.sleep(max(0.0, self.last_seen[phone] + COOLDOWN_SECONDS + 0.5 - time.monotonic()))
         last = Reply()
         try:
             channel.start()
             if conversation.get("channel") in ("widget", "whatsapp"):
                 # These conversations are keyed by the customer or the phone: each suite
-                # conversation starts from a clean slate, as on another day.
-                channel.say("/restart")
+                # conversation starts a new session, as on another day.
+                channel.reset()
             for number, turn in enumerate(conversation.get("turns") or [], 1):
                 if turn.get("wait_cooldown"):
                     time.sleep(COOLDOWN_SECONDS + 0.5)
                     continue
                 try:
-                    text = self._text(turn, phone, last)
+                    text = self._text(turn, phone, last, conversation.get("channel", "rest"))
                 except AssertionError as problem:
                     outcome.problems.append(f"turn {number}: {problem}")
                     break
@@ -362,6 +387,8 @@ class Player:
             outcome.problems.append(f"channel error: {error!r}")
         finally:
             channel.close()
+            if phone:
+                self.last_seen[phone] = time.monotonic()
         time.sleep(0.2)  # the submit of the last turn is written before its reply returns
         self._check_backend(outcome, conversation.get("backend") or {}, marks)
         return outcome
