@@ -55,6 +55,7 @@ METHODS = {"visa": ("card", "visa"), "mastercard": ("card", "mastercard"),
 METHOD_BUTTONS = {"visa": "Carta Visa", "mastercard": "Carta MasterCard", "mybank": "MyBank",
                   "consulente": "Appuntamento con il Consulente"}
 IDS = re.compile(r"^id:\d+(,id:\d+)*$")
+BOTH = re.compile(r"\b(e (due|tre|quattro|\d)|entramb\w*)\b")
 
 
 def reset_events() -> List[EventType]:
@@ -233,7 +234,10 @@ class ValidatePaymentForm(GuidedForm):
                 if positions is None:
                     return failure(dispatcher, tracker, "pay_installments",
                                    "utter_rate_scelta_hint", numero=len(todo))
-                if "tutt" in plain(str(value)):  # "all" means all those payable now
+                words = plain(str(value))
+                if "tutt" in words and not BOTH.search(words):
+                    # «tutte»: all those payable now (the list marks the others); «tutte e
+                    # due» names them, so a non-payable one is explained below.
                     positions = [p for p in positions if todo[p - 1].get("payable")] or positions
                 ids = [int(todo[p - 1]["id"]) for p in positions]
             await BackendClient().create_payment_request(
@@ -244,8 +248,9 @@ class ValidatePaymentForm(GuidedForm):
             backend_down(dispatcher)
             return {"pay_installments": ABORTED, "form_aborted": True}
         except BackendRefused as refusal:
-            missing = refusal.extra.get("missing_installment_ids") or []
-            dates = [italian_date(i.get("due_date")) for i in todo if i.get("id") in missing]
+            named = (refusal.extra.get("missing_installment_ids")
+                     or refusal.extra.get("installment_ids") or [])
+            dates = [italian_date(i.get("due_date")) for i in todo if i.get("id") in named]
             explain_reason(dispatcher, refusal.code, data=", ".join(dates) or "")
             return failure(dispatcher, tracker, "pay_installments", "utter_rate_scegli_ancora")
         # Stored as backend ids, marked so that no later turn reads them as list positions.
@@ -339,6 +344,16 @@ class ActionAskPayMethod(Action):
         return []
 
 
+def _resend_just_answered(tracker: Tracker) -> bool:
+    events = list(tracker.events or [])
+    for event in reversed(events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_reinvia_codice":
+            return True
+    return False
+
+
 class ActionAskPayOtp(Action):
     """Send the payment code once (a re-ask after a wrong code reuses it)."""
 
@@ -346,7 +361,9 @@ class ActionAskPayOtp(Action):
         return "action_ask_pay_otp"
 
     async def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        if tracker.get_slot(PAYMENT_CHALLENGE):
+        if tracker.get_slot(PAYMENT_CHALLENGE) or _resend_just_answered(tracker):
+            # A code is out, or «nuovo codice» has just been answered in this turn (sent,
+            # or the cooldown explained): no second attempt, no second message.
             dispatcher.utter_message(response="utter_ask_pay_otp_ancora")
             return []
         customer_id = await _customer(dispatcher, tracker)

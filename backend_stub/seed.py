@@ -252,8 +252,8 @@ def demo_customers(today: date) -> list[DemoCustomer]:
             "cavita",
             "CV-PR-0101",
             "Marco Colombo",
-            "CA Vita archive: policy expired 10 months ago shown, one expired 30 months ago hidden; "
-            "danni policy for suspension/reactivation; 5-digit OTP",
+            "CA Vita archive: CV20000003 expired 10 months ago shown, CV20000004 expired 30 months "
+            "ago hidden; CV20000002 active danni policy for suspension/reactivation; 5-digit OTP",
             fiscal_code=cf("Colombo", "Marco", date(1972, 7, 4), "M", "A944"),
             contacts=[
                 DemoContact("mobile", "+393401231234", roles=("username", "dispositive")),

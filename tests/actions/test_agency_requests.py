@@ -166,3 +166,52 @@ def test_backend_down_at_submit(monkeypatch):
     slots = {"sr_kind": "extra_payment", "policy_number": "AL10000001", "sr_amount": "100.00"}
     messages, _ = submit(slots, customer_metadata(1))
     assert responses(messages) == ["utter_backend_non_disponibile"]
+
+
+def test_a_request_named_in_words_first_gets_how_it_works_and_the_button():
+    tracker = make_tracker(customer_metadata(1), {},
+                           text="posso fare un versamento aggiuntivo sulla AL10000001?",
+                           intent="invia_richiesta_agenzia")
+    messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
+    assert responses(messages) == ["utter_faq_versamento_aggiuntivo"]
+    slots = slots_of(events)
+    assert slots["sr_start"] is False and slots["policy_number"] == "AL10000001"
+
+
+def test_the_button_or_an_explicit_send_opens_the_form():
+    for text in ('/invia_richiesta_agenzia{"sr_kind":"claim"}',
+                 "invia alla mia agenzia la denuncia di sinistro"):
+        tracker = make_tracker(customer_metadata(1), {}, text=text,
+                               intent="invia_richiesta_agenzia")
+        messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
+        assert slots_of(events)["sr_start"] is True, text
+
+
+@pytest.mark.parametrize("kind,number,refusal", [
+    ("surrender_total", "CV20000002", "utter_sr_non_prevista"),  # danni policy
+    ("extra_payment", "AL10000007", "utter_sr_non_prevista"),    # danni, no extra payments
+    ("suspension", "AL10000001", "utter_sr_non_prevista"),        # vita policy
+])
+def test_eligibility_is_checked_before_any_detail_is_asked(kind, number, refusal):
+    customer = {"CV20000002": 7, "AL10000007": 10, "AL10000001": 1}[number]
+    brand = "cavita" if number.startswith("CV") else "alleanza"
+    messages, slots = answer("policy_number", number, {"sr_kind": kind},
+                             customer_metadata(customer, brand))
+    assert responses(messages) == [refusal]
+    assert slots["form_aborted"] is True and slots["requested_slot"] is None
+
+
+def test_an_eligible_policy_goes_on_to_the_details():
+    messages, slots = answer("policy_number", "AL10000001", {"sr_kind": "surrender_total"},
+                             customer_metadata(1))
+    assert responses(messages) == [] and slots["policy_number"] == "AL10000001"
+    assert slots["requested_slot"] == "sr_iban"
+
+
+def test_changing_the_kind_keeps_the_shared_iban_and_drops_the_amount():
+    filled = {"sr_kind": "surrender_partial", "policy_number": "AL10000001", "sr_iban": IBAN,
+              "sr_amount": None}
+    messages, slots = answer("sr_amount", "no scusa, voglio il riscatto totale non parziale",
+                             filled, customer_metadata(1))
+    assert slots["sr_kind"] == "surrender_total" and slots.get("sr_iban", IBAN) == IBAN
+    assert slots["requested_slot"] == "sr_confirm"

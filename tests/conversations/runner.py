@@ -31,7 +31,7 @@ from scripts.whatsapp_send import DEV_ACCOUNT_SID, SANDBOX_NUMBER, twilio_signat
 
 HERE = Path(__file__).resolve().parent
 TURN_TIMEOUT = 60.0
-QUIET_SECONDS = 0.8  # a channel that answers asynchronously is done when quiet this long
+QUIET_SECONDS = 0.6  # a channel that answers asynchronously is done when quiet this long
 COOLDOWN_SECONDS = 3  # the suite's backend runs with BACKEND_OTP_COOLDOWN_SECONDS=3
 TABLES = ("support_tickets", "service_requests", "payment_requests", "staff_lookup_audit")
 
@@ -309,7 +309,7 @@ class Player:
                  whatsapp_public_url: str) -> None:
         self.rasa_url, self.backend = rasa_url, backend
         self.fake_twilio, self.whatsapp_public_url = fake_twilio, whatsapp_public_url
-        self.last_seen: dict[str, float] = {}  # phone -> when its last conversation ended
+        self.last_seen: dict[str, float] = {}  # phone -> end of its last conversation with a code
 
     def _channel(self, conversation: dict[str, Any]) -> tuple[Channel, str | None]:
         kind, brand = conversation.get("channel", "rest"), conversation.get("brand", "alleanza")
@@ -361,9 +361,10 @@ class Player:
         marks = self.backend.high_marks()
         channel, phone = self._channel(conversation)
         if phone and phone in self.last_seen:
-            # The backend's resend cooldown is per customer: a new conversation of the same
-            # customer starts after it, as it would on another day.
+            # The backend's resend cooldown is per customer: a new conversation of a customer
+            # who was just sent a code starts after it, as it would on another day.
             time.sleep(max(0.0, self.last_seen[phone] + COOLDOWN_SECONDS + 0.5 - time.monotonic()))
+        codes_before = len(self.backend.sms_codes(phone)) if phone else 0
         last = Reply()
         try:
             channel.start()
@@ -387,7 +388,7 @@ class Player:
             outcome.problems.append(f"channel error: {error!r}")
         finally:
             channel.close()
-            if phone:
+            if phone and len(self.backend.sms_codes(phone)) > codes_before:
                 self.last_seen[phone] = time.monotonic()
         time.sleep(0.2)  # the submit of the last turn is written before its reply returns
         self._check_backend(outcome, conversation.get("backend") or {}, marks)

@@ -68,6 +68,8 @@ def write_figures() -> None:
             "failed": [o.report() for o in outcomes if not o.passed],
         }
         Path(out / f"{name}.json").write_text(json.dumps(figures, indent=1, ensure_ascii=False))
+        Path(out / f"{name}-transcripts.txt").write_text(
+            "\n\n".join(o.report() for o in outcomes), encoding="utf-8")
 
 
 @pytest.mark.parametrize(("set_name", "conversation"), CASES,
