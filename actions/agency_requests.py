@@ -137,6 +137,11 @@ def iban_in(text: Any) -> str | None:
 def amount_in(text: Any) -> str | None:
     """``1.500,50 €`` / ``500 euro`` / ``250.75`` -> ``"1500.50"`` (0 < amount <= 1 000 000)."""
     raw = str(text or "")
+    thousands = re.search(r"\b(\d+(?:[.,]\d+)?)\s*(mila|k)\b|\b(mille)\b", raw, re.IGNORECASE)
+    if thousands:  # «10 mila», «2,5 mila», «mille»
+        number = thousands.group(1) or "1"
+        value = Decimal(number.replace(".", "").replace(",", ".")) * 1000
+        return f"{value.quantize(Decimal('0.01'))}" if 0 < value <= 1000000 else None
     dotted = re.search(r"\b(\d+)\.(\d{1,2})\b", raw)
     try:
         if dotted and not re.search(r"\d\.\d{3}\b", raw):
@@ -205,16 +210,21 @@ class ValidateServiceRequestForm(GuidedForm):
         Answer("sr_kind", re.compile(
             r"\b(riscatt\w*|sinistr\w*|denunc\w*|versament\w*|sospen\w*|riattiv\w*)\b"), kind_in),
         Answer("policy_number", re.compile(r"\b(polizz\w*|contratt\w*|numero)\b"), policy_in),
-        Answer("sr_event_date", re.compile(rf"\b{DATE_WORDS}\b"), date_in),
+        Answer("sr_event_date", re.compile(rf"\b{DATE_WORDS}\b"), date_in, evident=True),
         Answer("sr_description", re.compile(r"\b(descrizione|descritto)\b"), prose=True),
-        Answer("sr_iban", re.compile(r"\biban\b"), iban_in),
-        Answer("sr_amount", re.compile(r"\b(importo|cifra|somma|euro)\b"), amount_in),
-        Answer("sr_effective_date", re.compile(rf"\b{DATE_WORDS}\b"), date_in),
+        Answer("sr_iban", re.compile(r"\biban\b"), iban_in, evident=True),
+        Answer("sr_amount", re.compile(r"\b(importo|cifra|somma|euro)\b"), amount_in,
+               evident=True),
+        Answer("sr_effective_date", re.compile(rf"\b{DATE_WORDS}\b"), date_in, evident=True),
         Answer("sr_confirm", re.compile(r"(?!)"), yes_or_no),
     )
 
     def name(self) -> str:
         return "validate_service_request_form"
+
+    def optional_answers(self, tracker: Tracker) -> set[str]:
+        # A claim may carry the IBAN for the reimbursement (backend: claim {iban?}).
+        return {"sr_iban"} if tracker.get_slot("sr_kind") == "claim" else set()
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[str]:
         if tracker.get_slot("form_aborted"):
@@ -370,7 +380,8 @@ def _it_date(iso: str) -> str:
 
 def details_for(kind: str, slots: Dict[str, Any]) -> Dict[str, Any]:
     if kind == "claim":
-        return {"description": slots["sr_description"], "event_date": slots["sr_event_date"]}
+        claim = {"description": slots["sr_description"], "event_date": slots["sr_event_date"]}
+        return {**claim, "iban": slots["sr_iban"]} if slots.get("sr_iban") else claim
     if kind == "surrender_total":
         return {"iban": slots["sr_iban"]}
     if kind == "surrender_partial":

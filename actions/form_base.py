@@ -46,6 +46,10 @@ REQUESTED = "requested_slot"
 QUESTION_INTENTS = ("faq_", "chi_sei", "cosa_sai_fare", "richiesta_operatore")
 QUESTION_CONFIDENCE = 0.5  # for an answer that has a form (e-mail, date, amount...)
 PROSE_QUESTION_CONFIDENCE = 0.85  # a free-text answer may itself be a question
+ASKS = re.compile(
+    r"^(ma |e |scusa |senti )?(come|quando|quant\w*|dove|perche|cosa|che cos\w*|chi|qual\w*|"
+    r"posso|devo|si pu\w*|e possibile|serve|servono|bisogna|c e|ci sono|mi dici|mi spieghi|"
+    r"sapete|sai)\b")
 MAX_HOLD_WORDS = 8
 MAX_DEFER_WORDS = 16
 MAX_CORRECTION_WORDS = 20
@@ -101,9 +105,12 @@ def yes_or_no(text: Any, intent: str | None = None) -> str | None:
         return "no"
     if YES.match(words) or words in ("conferma", "affermativo"):
         return "si"
-    if intent == "conferma" and len(words.split()) <= 4:
+    # The classifier alone decides only for a few plain words: an IBAN, an amount or an
+    # e-mail typed at a confirmation is never a «sì».
+    plain_words = len(words.split()) <= 4 and not re.search(r"[\d@]", words)
+    if intent == "conferma" and plain_words:
         return "si"
-    if intent == "negazione" and len(words.split()) <= 4:
+    if intent == "negazione" and plain_words:
         return "no"
     return None
 
@@ -139,6 +146,20 @@ def _same(value: Any, stored: Any) -> bool:
     return stored is not None and str(shown).casefold() == str(stored).casefold()
 
 
+def drop_cleared_candidates(tracker: Tracker) -> None:
+    """Rasa hands the form every slot set since the user's message as a candidate, also
+    the ones an action has just cleared (the step-up resets its code before the form
+    starts). A cleared slot is not an answer: judging it printed «non mi sembra il codice»
+    before the customer had typed anything."""
+    events = list(tracker.events or [])
+    start = len(events)
+    while start > 0 and events[start - 1].get("event") == "slot":
+        start -= 1
+    kept = [e for e in events[start:] if e.get("value") is not None
+            or e.get("name") == REQUESTED]
+    tracker.events = events[:start] + kept
+
+
 @dataclass(frozen=True)
 class Answer:
     """One answer the form collects, as far as the shared mechanics need to know it."""
@@ -154,6 +175,9 @@ class Answer:
     clears: tuple[str, ...] = ()
     # «l'altro»: the other of two choices, for answers that have exactly two.
     other: Callable[[Any], Any] | None = None
+    # The value names the answer by itself (an IBAN, a date, an amount typed at the summary
+    # is a change of that answer without «cambia ...»).
+    evident: bool = False
 
 
 class GuidedForm(FormValidationAction):
@@ -167,18 +191,24 @@ class GuidedForm(FormValidationAction):
         """Abstract, so the action server does not register this base class as an action."""
 
     # --- what a form may override ---------------------------------------------------
+    def optional_answers(self, tracker: Tracker) -> set[str]:
+        """Answers the form does not ask but takes when given (a claim's IBAN)."""
+        return set()
+
     async def active_answers(self, tracker: Tracker, domain: Dict[str, Any]) -> List[Answer]:
         """The answers this form asks in this conversation (dynamic forms narrow it)."""
         required = await self.required_slots(
             self.domain_slots(domain), CollectingDispatcher(), tracker, domain)
         # Also answers given before that this form no longer asks (the request kind).
+        wanted = set(required) | self.optional_answers(tracker)
         return [a for a in self.answers
-                if a.slot in required or tracker.get_slot(a.slot) not in (None, ABORTED)]
+                if a.slot in wanted or tracker.get_slot(a.slot) not in (None, ABORTED)]
 
     # --- the turn ---------------------------------------------------------------------
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
+        drop_cleared_candidates(tracker)
         asking = tracker.get_slot(REQUESTED)
         active = (tracker.active_loop or {}).get("name") == self.form_name()
         if not (active and asking and fresh_answer(tracker, self.form_name())):
@@ -219,15 +249,18 @@ class GuidedForm(FormValidationAction):
 
     @staticmethod
     def _question(tracker: Tracker, expected: Answer | None, text: str) -> str | None:
+        """A question to answer before going on: phrased as one, and understood."""
         name, confidence = latest_intent(tracker)
         if not isinstance(name, str) or not name.startswith(QUESTION_INTENTS):
             return None
+        asks = "?" in text or bool(ASKS.match(words_of(text)))
         if expected is not None and expected.prose:
-            asks = "?" in text or re.match(r"^(come|quando|quant\w*|dove|perche|cosa|chi|posso|"
-                                           r"devo|si pu\w*|e possibile)\b", words_of(text))
             short = len(text.split()) <= 14
             return name if asks and short and confidence >= PROSE_QUESTION_CONFIDENCE else None
-        return name if confidence >= QUESTION_CONFIDENCE else None
+        if asks and confidence >= QUESTION_CONFIDENCE:
+            return name
+        return name if confidence >= PROSE_QUESTION_CONFIDENCE and len(text.split()) >= 3 \
+            and not re.search(r"[\d@]", text) else None
 
     def _correction(
         self, answers: Dict[str, Answer], asking: str, text: str, words: str,
@@ -241,16 +274,20 @@ class GuidedForm(FormValidationAction):
         starts = bool(CORRECTION_START.match(words))
         cue = starts or bool(CORRECTION_CUE.search(words))
         for answer in answers.values():
-            if answer.slot == asking or not answer.mentions.search(words):
+            if answer.slot == asking:
                 continue
             value = answer.parse(text) if answer.parse else None
+            evident = answer.evident and value is not None and not has_value and (
+                asked is None or not asked.prose)
+            if not evident and not answer.mentions.search(words):
+                continue
             if value is not None and _same(value, current.get(answer.slot)):
                 continue  # «500 euro di versamento» names the kind already chosen
             if asked is not None and asked.prose and not starts:
                 continue  # prose may name things («la polizza auto...») without correcting
             if has_value and not cue:
                 continue  # an answer to this question that also names another one
-            if value is not None or cue:
+            if value is not None or cue or evident:
                 return answer, value
         return None
 

@@ -1,12 +1,13 @@
-"""Keeps each channel to the intents it serves, after the classifier has ranked them.
+"""Keeps customers and visitors away from the staff lookups, after the classifier ranked.
 
-Why: the classifier sees only words, so a customer asking «siete aperti sabato?» can land
-on a staff lookup and an agency employee asking «i suoi recapiti» on the customer's own
-contact. The verified identity in the message metadata (the same token the actions check,
-actions/identity.py) decides the scope: agency staff never get the customer's own-data
-intents, everybody else never gets staff intents. Out-of-scope intents are removed from
-the ranking and the rest renormalised (the classifier's distribution given the scope), so
-the FallbackClassifier after this component still judges the confidence.
+Why: the classifier sees only words, so a customer asking «siete aperti sabato?» could land
+on a staff lookup and get the staff-only refusal. The verified identity in the message
+metadata (the same token the actions check, actions/identity.py) decides: for anybody but
+agency staff, staff intents are removed from the ranking and the rest renormalised (the
+classifier's distribution given the scope), so the FallbackClassifier after this component
+still judges the confidence. The other way round needs no filter: a staff member asking
+for «le mie polizze» reaches the guard (actions/guard.py), which never shows a customer's
+data to staff and answers with what staff can ask instead.
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ from actions.identity import identity_from_metadata
 class ChannelIntentScope(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"staff_prefix": "staff_", "customer_only": []}
+        return {"staff_prefix": "staff_"}
 
     def __init__(self, config: Dict[str, Any]) -> None:
         self.staff_prefix = str(config.get("staff_prefix") or "staff_")
-        self.customer_only = frozenset(config.get("customer_only") or ())
 
     @classmethod
     def create(
@@ -46,9 +46,7 @@ class ChannelIntentScope(GraphComponent):
         return cls(config)
 
     def allowed(self, intent: str, staff: bool) -> bool:
-        if staff:
-            return intent not in self.customer_only
-        return not intent.startswith(self.staff_prefix)
+        return staff or not intent.startswith(self.staff_prefix)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -78,9 +78,16 @@ def test_start_reads_kind_and_policy_and_opens_the_form():
 
 
 def test_anonymous_user_cannot_start_a_request():
-    tracker = make_tracker({"brand": "alleanza"}, text="voglio il riscatto totale")
+    tracker = make_tracker({"brand": "alleanza"}, text="/invia_richiesta_agenzia")
     messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
     assert responses(messages) == ["utter_identificazione_necessaria"]
+    assert slots_of(events).get("sr_start") is False
+
+
+def test_anonymous_user_asking_in_words_gets_how_it_works():
+    tracker = make_tracker({"brand": "alleanza"}, text="voglio il riscatto totale")
+    messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
+    assert responses(messages) == ["utter_faq_riscatto"]
     assert slots_of(events).get("sr_start") is False
 
 
@@ -189,7 +196,7 @@ def test_the_button_or_an_explicit_send_opens_the_form():
 
 @pytest.mark.parametrize("kind,number,refusal", [
     ("surrender_total", "CV20000002", "utter_sr_non_prevista"),  # danni policy
-    ("extra_payment", "AL10000007", "utter_sr_non_prevista"),    # danni, no extra payments
+    ("extra_payment", "AL10000007", "utter_sr_extra_payment_not_allowed"),  # danni policy
     ("suspension", "AL10000001", "utter_sr_non_prevista"),        # vita policy
 ])
 def test_eligibility_is_checked_before_any_detail_is_asked(kind, number, refusal):

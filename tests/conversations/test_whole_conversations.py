@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from backend_stub.fake_twilio import FakeTwilio
 from tests.conftest import ROOT
@@ -25,6 +26,10 @@ from tests.e2e.stack import running_stack
 pytestmark = pytest.mark.e2e
 
 SETS = [s for s in os.environ.get("CONVERSATION_SETS", "suite_a").split(",") if s]
+# Conversations that fail for a reason another open issue owns (follow-ups that need the
+# conversation's context: issue 11). They still count as failures in the figures.
+KNOWN_GAPS: dict[str, str] = yaml.safe_load(
+    (Path(__file__).with_name("known_gaps.yml")).read_text(encoding="utf-8")) or {}
 CASES = [(name, c) for name in SETS for c in load_set(name)]
 RESULTS: dict[str, list[Outcome]] = defaultdict(list)
 
@@ -77,4 +82,7 @@ def write_figures() -> None:
 def test_conversation(player: Player, set_name: str, conversation: dict) -> None:
     outcome = player.play(conversation)
     RESULTS[set_name].append(outcome)
+    gap = KNOWN_GAPS.get(f"{set_name}:{conversation['id']}")
+    if gap and not outcome.passed:
+        pytest.xfail(f"{gap}\n{outcome.report()}")
     assert outcome.passed, outcome.report()

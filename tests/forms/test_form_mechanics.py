@@ -102,3 +102,25 @@ def test_fresh_answer_tells_a_new_message_from_a_rerun():
             self.events = events
     assert fresh_answer(T(new), "support_form")
     assert not fresh_answer(T(rerun), "support_form")
+
+
+def test_a_cleared_slot_is_not_judged_as_an_answer():
+    """The step-up clears its code before the form starts: no «non mi sembra il codice»."""
+    import asyncio
+
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.step_up import ValidateStepUpForm
+
+    events = [{"event": "user", "text": "mi dici il mio recapito dispositivo?"},
+              {"event": "slot", "name": "step_up_code", "value": None},
+              {"event": "slot", "name": "requested_slot", "value": None},
+              {"event": "action", "name": "step_up_form"},
+              {"event": "slot", "name": "step_up_code", "value": None}]
+    tracker = Tracker("u1", {"step_up_code": None}, {"text": events[0]["text"]}, events,
+                      False, None, {}, "step_up_form")
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ValidateStepUpForm().run(dispatcher, tracker, {"forms": {"step_up_form": {
+        "required_slots": ["step_up_code"]}}}))
+    assert dispatcher.messages == []
