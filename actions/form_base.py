@@ -255,8 +255,11 @@ class GuidedForm(FormValidationAction):
             return None
         asks = "?" in text or bool(ASKS.match(words_of(text)))
         if expected is not None and expected.prose:
+            # A description may start like a question («serve aggiornare il documento...»):
+            # only a short one with a question mark is taken as a question.
             short = len(text.split()) <= 14
-            return name if asks and short and confidence >= PROSE_QUESTION_CONFIDENCE else None
+            return name if "?" in text and short and confidence >= PROSE_QUESTION_CONFIDENCE \
+                else None
         if asks and confidence >= QUESTION_CONFIDENCE:
             return name
         return name if confidence >= PROSE_QUESTION_CONFIDENCE and len(text.split()) >= 3 \

@@ -13,6 +13,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -77,11 +78,33 @@ def write_figures() -> None:
             "\n\n".join(o.report() for o in outcomes), encoding="utf-8")
 
 
+WORKERS = 3  # owners played at the same time; one owner's conversations in order
+
+
+@pytest.fixture(scope="module")
+def outcomes(player: Player) -> dict[tuple[str, str], Outcome]:
+    """Every conversation played once, owners side by side (a customer's conversations
+    in file order, since they share the customer's data and codes)."""
+    groups: dict[tuple, list[tuple[str, dict]]] = defaultdict(list)
+    for name, conversation in CASES:
+        groups[player.owner(conversation)].append((name, conversation))
+
+    def play(group: list[tuple[str, dict]]) -> list[tuple[str, Outcome]]:
+        return [(name, player.play(conversation)) for name, conversation in group]
+
+    played: dict[tuple[str, str], Outcome] = {}
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for results in pool.map(play, sorted(groups.values(), key=len, reverse=True)):
+            for name, outcome in results:
+                played[(name, outcome.conversation["id"])] = outcome
+                RESULTS[name].append(outcome)
+    return played
+
+
 @pytest.mark.parametrize(("set_name", "conversation"), CASES,
                          ids=[f"{n}:{c['id']}" for n, c in CASES])
-def test_conversation(player: Player, set_name: str, conversation: dict) -> None:
-    outcome = player.play(conversation)
-    RESULTS[set_name].append(outcome)
+def test_conversation(outcomes: dict, set_name: str, conversation: dict) -> None:
+    outcome = outcomes[(set_name, conversation["id"])]
     gap = KNOWN_GAPS.get(f"{set_name}:{conversation['id']}")
     if gap and not outcome.passed:
         pytest.xfail(f"{gap}\n{outcome.report()}")
