@@ -58,11 +58,11 @@ HOLD = re.compile(
     r"^(aspett\w*|attend\w*|un (attimo|momento|secondo|sec|minuto|istante)|momento|"
     r"e+h+m*|m+h*|h+m+|boh+|mah+|bho|non (lo )?so|non (me lo )?ricordo|non saprei|"
     r"fammi (vedere|controllare|cercare|pensare|guardare)|sto (cercando|guardando|controllando)|"
-    r"lo (cerco|controllo|guardo)|vediamo|ci penso un attimo|un attimino)\b"
+    r"lo (cerco|controllo|guardo)|vediamo|ci (devo )?pens\w*|un attimino)\b"
 )
 DEFER = re.compile(
     r"(lascia(mo)? (stare|perdere)|per ora no|per adesso no|non ora|non adesso|"
-    r"(ci|ti) (penso|faccio sapere)|piu tardi|magari dopo|un altra volta|in un altro momento|"
+    r"ti faccio sapere|ci penso e ti|piu tardi|magari dopo|un altra volta|in un altro momento|"
     r"(devo|vado a|prima devo) (cercar|prender|recuperar|controllar|trovar|chieder)\w*|"
     r"non (ce l ho|l ho|ho) (qui|sotto mano|a portata)|"
     r"(ripasso|torno|riprendo|riscrivo|rifaccio|riprovo) (dopo|piu tardi|domani|un altra volta))"
@@ -219,11 +219,12 @@ class GuidedForm(FormValidationAction):
         expected = answers.get(asking)
         has_value = self._has_value(expected, text)
         count = len(words.split())
+        holds = not has_value and count <= MAX_HOLD_WORDS and bool(HOLD.match(words))
         if wants_to_cancel(tracker) or (
-            not has_value and count <= MAX_DEFER_WORDS and DEFER.search(words)
+            not has_value and count <= MAX_DEFER_WORDS and DEFER.search(words) and not holds
         ):
             return self.suspend(dispatcher, tracker)
-        if not has_value and count <= MAX_HOLD_WORDS and HOLD.match(words):
+        if holds:
             dispatcher.utter_message(response="utter_modulo_attendo")
             return await self.ask_again(dispatcher, tracker, domain, asking, [])
         correction = self._correction(answers, asking, text, words, dict(tracker.slots),

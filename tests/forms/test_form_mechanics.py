@@ -34,6 +34,7 @@ def test_yes_or_no(text, intent, expected):
 
 @pytest.mark.parametrize("text,held", [
     ("aspetta un attimo", True), ("un momento", True), ("boh", True), ("mmm", True),
+    ("un attimo che ci penso", True), ("ci penso", True),
     ("non lo so", True), ("fammi controllare", True), ("Aspetta!", True),
     ("mario@example.it", False), ("la prima", False), ("navigazione", False),
 ])
@@ -44,6 +45,7 @@ def test_holds(text, held):
 @pytest.mark.parametrize("text,deferred", [
     ("lascia stare per ora, devo cercare i documenti", True),
     ("ci penso e ti faccio sapere", True), ("non ce l'ho qui, torno dopo", True),
+    ("un attimo che ci penso", False),
     ("riprovo più tardi", True), ("per ora no", True),
     ("il rubinetto ha allagato la cucina ieri sera", False), ("500 euro", False),
 ])
