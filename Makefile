@@ -33,7 +33,7 @@ backend-test:
 	  backend_stub/.venv/bin/python -m pytest backend_stub/tests -q; \
 	else echo "backend stub not set up: skipped"; fi
 
-whole-conversations:  ## whole conversations on the running stack (SETS=suite_a,suite_b); figures in results/conversations/
+whole-conversations:  ## whole conversations on the running stack (SETS=suite_a,suite_b); figures in results/whole_conversations/
 	CONVERSATION_SETS="$(or $(SETS),suite_a)" $(PY) -m pytest -m e2e tests/conversations -q
 
 e2e:              ## REST, WhatsApp and browser tests, and the whole-conversation suite, on the running stack

@@ -67,7 +67,7 @@ spacy_key=$(ls "$VENV"/.it_area_clienti_sm-* 2>/dev/null | sort | tail -n 1)
 # re-uses what this machine already trained; one cache per spaCy build, whose content
 # Rasa's fingerprints do not see (same package name and version).
 rasa_cache="${AREA_CLIENTI_CACHE:-$HOME/.cache/area-clienti}/rasa/$(basename "${spacy_key:-none}")"
-model_key=$( (digest config.yml domain.yml bot/data/*.yml; echo "$spacy_key") | sha256sum | cut -c1-16)
+model_key=$( (digest config.yml domain.yml bot/data/*.yml bot/nlu/*.py; echo "$spacy_key") | sha256sum | cut -c1-16)
 if [[ -f "$MODEL" && "$(cat models/.model-key 2>/dev/null)" == "$model_key" ]]; then
   echo "up to date"
 else

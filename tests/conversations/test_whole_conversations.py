@@ -4,7 +4,7 @@ The sets under tests/conversations/ were written by people who did not write the
 (FORMAT.md). One stack serves the whole set: backend stub on its own SQLite file with a
 3-second OTP resend cooldown and no hourly cap (test settings, never production),
 WhatsApp replies through the fake Twilio API. ``CONVERSATION_SETS`` (comma-separated)
-picks the sets; per-flow figures go to results/conversations/<set>.json.
+picks the sets; per-flow figures go to results/whole_conversations/<set>.json.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def player(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Player]:
 
 def write_figures() -> None:
     """Per set: conversations, user turns, and passes per flow and per channel."""
-    out = ROOT / "results" / "conversations"
+    out = ROOT / "results" / "whole_conversations"
     out.mkdir(parents=True, exist_ok=True)
     for name, outcomes in RESULTS.items():
         by_flow: dict[str, list[int]] = defaultdict(lambda: [0, 0])
