@@ -219,7 +219,9 @@ class GuidedForm(FormValidationAction):
         expected = answers.get(asking)
         has_value = self._has_value(expected, text)
         count = len(words.split())
-        holds = not has_value and count <= MAX_HOLD_WORDS and bool(HOLD.match(words))
+        # «aspetta, ma l'OTP di quante cifre è?» is a question, not a hold.
+        holds = (not has_value and count <= MAX_HOLD_WORDS and bool(HOLD.match(words))
+                 and "?" not in text)
         if wants_to_cancel(tracker) or (
             not has_value and count <= MAX_DEFER_WORDS and DEFER.search(words) and not holds
         ):

@@ -152,3 +152,21 @@ def test_a_faq_question_in_the_middle_is_answered_and_the_form_resumes():
     assert responses(messages) == ["utter_faq_video_selfie", "utter_riprendiamo"]
     slots = slots_of(events)
     assert slots["support_email"] is None and "form_failures" not in slots
+
+
+@pytest.mark.parametrize("text,intent,said", [
+    # a hold: nothing stored, no failure, the question stays open
+    ("aspetta un attimo", "esitazione", ["utter_modulo_attendo"]),
+    # a question that starts like a hold is answered
+    ("aspetta, ma l'OTP di quante cifre è?", "faq_codice_verifica",
+     ["utter_faq_codice_verifica", "utter_riprendiamo"]),
+])
+def test_holds_wait_and_questions_are_answered(text, intent, said):
+    tracker = make_tracker(None, {"support_email": "anna@example.it", "support_reason": text,
+                                  "requested_slot": "support_reason"},
+                           text=text, intent=intent, active_loop="support_form")
+    tracker.events.append({"event": "slot", "name": "support_reason", "value": text})
+    messages, events = run(ValidateSupportForm(), tracker, DOMAIN)
+    assert responses(messages) == said
+    slots = slots_of(events)
+    assert slots["support_reason"] is None and "form_failures" not in slots
