@@ -13,11 +13,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from abc import abstractmethod
-from typing import Any, Dict, List
+from typing import Dict
 
-from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 SUSPENDED_SLOT = "modulo_sospeso"
@@ -75,31 +73,3 @@ def saved_answers(tracker: Tracker, form: str | None) -> str | None:
 
 def cancel_message(dispatcher: CollectingDispatcher, saved: str | None) -> None:
     dispatcher.utter_message(response="utter_modulo_sospeso" if saved else "utter_modulo_annullato")
-
-
-class CancellableFormValidation(FormValidationAction):
-    """Base of our form validators: a cancel typed inside the form ends it right here."""
-
-    form_slots: tuple[str, ...] = ()
-
-    @abstractmethod
-    def name(self) -> str:
-        """Abstract, so the action server does not register this base class as an action."""
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
-    ) -> List[EventType]:
-        asking = tracker.get_slot("requested_slot")
-        active = (tracker.active_loop or {}).get("name") == self.form_name()
-        if active and asking and wants_to_cancel(tracker):
-            saved = saved_answers(tracker, self.form_name())
-            cancel_message(dispatcher, saved)
-            # form_aborted makes the submit action close quietly; requested_slot None
-            # deactivates the form.
-            return [SlotSet(s, None) for s in self.form_slots] + [
-                SlotSet(SUSPENDED_SLOT, saved),
-                SlotSet("form_failures", 0.0),
-                SlotSet("form_aborted", True),
-                SlotSet("requested_slot", None),
-            ]
-        return await super().run(dispatcher, tracker, domain)

@@ -293,6 +293,19 @@ class ValidatePaymentForm(GuidedForm):
         return {"pay_otp": VERIFIED, "form_failures": 0.0}
 
 
+async def _installments(dispatcher, tracker) -> tuple[bool, Dict[str, Any] | None]:
+    """(identified, the policy's installments and accepted methods or None when the backend
+    fails); an anonymous conversation has already been told how to identify."""
+    customer_id = await _customer(dispatcher, tracker)
+    if customer_id is None:
+        return False, None
+    try:
+        return True, await BackendClient().get_installments(
+            customer_id, tracker.get_slot("policy_number"))
+    except (BackendUnavailable, BackendRefused):
+        return True, None
+
+
 class ActionAskPayInstallments(Action):
     """The unpaid installments, numbered, with why some cannot be paid online."""
 
@@ -300,14 +313,10 @@ class ActionAskPayInstallments(Action):
         return "action_ask_pay_installments"
 
     async def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        customer_id = await _customer(dispatcher, tracker)
-        if customer_id is None:
-            return []
-        try:
-            result = await BackendClient().get_installments(
-                customer_id, tracker.get_slot("policy_number"))
-        except (BackendUnavailable, BackendRefused):
-            backend_down(dispatcher)
+        identified, result = await _installments(dispatcher, tracker)
+        if result is None:
+            if identified:
+                backend_down(dispatcher)
             return []
         lines = []
         for n, inst in enumerate(unpaid(list(result.get("installments") or [])), start=1):
@@ -326,16 +335,11 @@ class ActionAskPayMethod(Action):
         return "action_ask_pay_method"
 
     async def run(self, dispatcher, tracker, domain) -> List[EventType]:
-        payable: List[str] | None = None
-        customer_id = await _customer(dispatcher, tracker)
-        if customer_id is None:
+        # Without the backend's answer: the brand's methods (checked again at the end).
+        identified, result = await _installments(dispatcher, tracker)
+        if not identified:
             return []
-        try:
-            result = await BackendClient().get_installments(
-                customer_id, tracker.get_slot("policy_number"))
-            payable = list(result.get("payable_methods") or []) or None
-        except (BackendUnavailable, BackendRefused):
-            payable = None  # the brand's methods; the backend checks again at the end
+        payable = list((result or {}).get("payable_methods") or []) or None
         offered = offered_methods(tracker.get_slot("brand"), payable)
         dispatcher.utter_message(
             response="utter_ask_pay_method",
