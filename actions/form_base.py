@@ -93,7 +93,7 @@ def latest_text(tracker: Tracker) -> str:
     return str((tracker.latest_message or {}).get("text") or "")
 
 
-def latest_intent(tracker: Tracker) -> tuple[str | None, float]:
+def intent_and_confidence(tracker: Tracker) -> tuple[str | None, float]:
     intent = (tracker.latest_message or {}).get("intent") or {}
     return intent.get("name"), float(intent.get("confidence") or 0.0)
 
@@ -253,7 +253,7 @@ class GuidedForm(FormValidationAction):
     @staticmethod
     def _question(tracker: Tracker, expected: Answer | None, text: str) -> str | None:
         """A question to answer before going on: phrased as one, and understood."""
-        name, confidence = latest_intent(tracker)
+        name, confidence = intent_and_confidence(tracker)
         if not isinstance(name, str) or not name.startswith(QUESTION_INTENTS):
             return None
         asks = "?" in text or bool(ASKS.match(words_of(text)))

@@ -93,11 +93,6 @@ def choice_in(text: Any, count: int) -> List[int] | None:
     return picked if picked and all(1 <= n <= count for n in picked) else None
 
 
-def looks_like_choice(text: Any) -> bool:
-    """A choice of installments is in the text (checked against the list when validated)."""
-    return choice_in(text, 99) is not None
-
-
 def method_in(text: Any) -> tuple[str, str | None] | None:
     words = plain(str(text or ""))
     for key in ("mastercard", "master card", "visa", "mybank", "my bank", "carta", "consulente",

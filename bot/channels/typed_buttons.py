@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from rasa.core.channels.channel import UserMessage
+
+from actions.form_cancel import plain
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,7 @@ _NUMBERED_LINE = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
 
 def normal(text: str) -> str:
     """Lower case, no accents, punctuation as spaces: «Sì, invia!» -> «si invia»."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w]+", " ", bare).split())
+    return " ".join(re.sub(r"[^\w]+", " ", plain(text)).split())
 
 
 def _payload_words(payload: str) -> str:
