@@ -87,6 +87,11 @@ FAQ_BY_TOPIC = {"claim": "utter_faq_sinistro", "surrender": "utter_faq_riscatto"
                 "extra_payment": "utter_faq_versamento_aggiuntivo",
                 "suspension": "utter_faq_sospensione_riattivazione"}
 SEND_NOW = re.compile(r"\b(invia\w*|mand\w*|inoltr\w*|apri\w*|fai partire|procedi|subito)\b")
+# «posso fare un riscatto?», «come si denuncia un sinistro» ask how it works; «vorrei il
+# riscatto parziale della CV…» asks for the request itself.
+ASKS_HOW = re.compile(r"\?|^(ma |e )?(posso|come|si puo|e possibile|cosa|quali|quando|quanto|"
+                      r"in che modo|che)\b|\b(come (si fa|funziona|faccio|posso|si)|si puo|"
+                      r"e possibile|informazioni)\b")
 
 
 def topic_in(text: Any) -> str | None:
@@ -184,9 +189,12 @@ class ActionAvviaRichiestaAgenzia(Action):
         if kind not in KINDS:
             kind = None
         topic = topic_in(text)
-        if topic and not text.startswith("/") and not SEND_NOW.search(plain(text)):
-            # «posso fare un versamento aggiuntivo?», «come denuncio un sinistro?»: first how
-            # it works, with the button that sends the request (the policy number is kept).
+        visitor = identity_from_tracker(tracker).is_anonymous
+        asks_how = visitor or bool(ASKS_HOW.search(plain(text)))
+        if topic and not text.startswith("/") and asks_how and not SEND_NOW.search(plain(text)):
+            # «posso fare un versamento aggiuntivo?», «come denuncio un sinistro?» (or anybody
+            # not logged in): first how it works, with the button that sends the request (the
+            # policy number is kept). «vorrei il riscatto parziale della CV…» starts it.
             dispatcher.utter_message(response=FAQ_BY_TOPIC[topic])
             return [SlotSet("policy_number", number), SlotSet("step_up_required", False),
                     SlotSet("sr_start", False)]

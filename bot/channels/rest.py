@@ -1,7 +1,7 @@
 """Rasa's REST channel, with typed button labels and numbers read as clicks.
 
 Same URL and body as Rasa's own (``POST /webhooks/rest/webhook``); only the message
-handler is wrapped (bot/channels/typed_buttons.py), as on every other channel.
+handler is wrapped (bot/channels/turn_context.py), as on every other channel.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from sanic import Blueprint
 
-from bot.channels.typed_buttons import with_typed_buttons
+from bot.channels.turn_context import with_turn_context
 
 
 class RestInput(RasaRestInput):
@@ -23,4 +23,4 @@ class RestInput(RasaRestInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        return super().blueprint(with_typed_buttons(on_new_message))
+        return super().blueprint(with_turn_context(on_new_message))

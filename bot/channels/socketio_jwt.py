@@ -63,7 +63,7 @@ from actions.identity import (
     secret_for,
     verify_token,
 )
-from bot.channels.typed_buttons import with_typed_buttons
+from bot.channels.turn_context import with_turn_context
 
 log = logging.getLogger(__name__)
 
@@ -448,7 +448,7 @@ class VerifiedSocketIOInput(SocketIOInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        on_new_message = with_typed_buttons(on_new_message)
+        on_new_message = with_turn_context(on_new_message)
         origins = [o.strip() for o in os.environ.get(ALLOWED_ORIGINS_ENV, "").split(",")]
         allowed = [o for o in origins if o]
         # [] = no Origin check (Rasa's default): any page may open the socket, which is

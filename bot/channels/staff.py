@@ -51,7 +51,7 @@ from actions.identity import (
     Identity,
     verify_token,
 )
-from bot.channels.typed_buttons import with_typed_buttons
+from bot.channels.turn_context import with_turn_context
 from brand_registry import brand_for_prefix
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ class StaffInput(InputChannel):
     # --- HTTP -------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        on_new_message = with_typed_buttons(on_new_message)
+        on_new_message = with_turn_context(on_new_message)
         hook = Blueprint("staff_webhook", __name__)
 
         @hook.route("/", methods=["GET"])

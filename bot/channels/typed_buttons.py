@@ -2,24 +2,18 @@
 
 Why: people do not always click. On the website they type «sì, invia» under the «Sì,
 invia» button, on WhatsApp they answer «2» to a numbered list, in any chat they type
-«mybank» under the MyBank button. Every channel wraps its message handler with
-:func:`with_typed_buttons`: when the text is short and the newest bot turn of that
+«mybank» under the MyBank button. When the text is short and the newest bot turn of that
 conversation showed buttons, a text equal to a button's title (or its payload) or a bare
-number in range becomes that button's payload, exactly as if it had been clicked. The
-buttons are read from the conversation's own tracker, so this holds across replicas.
+number in range becomes that button's payload, exactly as if it had been clicked. Every
+channel applies this through bot/channels/turn_context.py, which reads the tracker.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import Any, Awaitable, Callable, Mapping, Sequence
-
-from rasa.core.channels.channel import UserMessage
+from typing import Any, Mapping, Sequence
 
 from actions.form_cancel import plain
-
-log = logging.getLogger(__name__)
 
 MAX_WORDS = 6  # a button label is short; longer texts are sentences, left to NLU
 _NUMBER = re.compile(r"^\s*(?:n\.?\s*|numero\s+)?(\d{1,2})\s*[.)°]?\s*$", re.IGNORECASE)
@@ -72,45 +66,3 @@ def shown_buttons(events: Sequence[Any]) -> tuple[list[Mapping[str, Any]], str]:
                     event, Mapping) else "") or ""
                 return list(data["buttons"]), text
     return [], ""
-
-
-async def resolve(agent: Any, sender_id: str, text: str) -> str:
-    """``text`` or the payload of the button it names in that conversation."""
-    if not text or text.startswith("/") or len(text.split()) > MAX_WORDS:
-        return text
-    store = getattr(agent, "tracker_store", None)
-    if store is None:
-        return text
-    try:
-        tracker = await store.retrieve(sender_id)
-    except Exception:  # the store being down must not cost the message
-        log.warning("typed buttons: tracker of a conversation unavailable", exc_info=True)
-        return text
-    if tracker is None:
-        return text
-    buttons, prompt = shown_buttons(list(tracker.events))
-    return button_choice(text, buttons, prompt) or text
-
-
-def _agent() -> Any:
-    from sanic import Sanic
-
-    try:
-        return getattr(Sanic.get_app().ctx, "agent", None)
-    except Exception:  # no running app (unit tests of a channel alone)
-        return None
-
-
-def with_typed_buttons(
-    on_new_message: Callable[[UserMessage], Awaitable[Any]],
-    agent_of: Callable[[], Any] = _agent,
-) -> Callable[[UserMessage], Awaitable[Any]]:
-    """Wrap a channel's message handler so typed labels and numbers act as clicks."""
-
-    async def handler(message: UserMessage) -> Any:
-        agent = agent_of()
-        if agent is not None and isinstance(message.text, str):
-            message.text = await resolve(agent, message.sender_id, message.text)
-        return await on_new_message(message)
-
-    return handler

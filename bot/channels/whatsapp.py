@@ -62,7 +62,7 @@ from actions.identity import (
     secret_for,
 )
 from bot.channels.channel_state import ChannelState, channel_state_from_env
-from bot.channels.typed_buttons import with_typed_buttons
+from bot.channels.turn_context import with_turn_context
 
 log = logging.getLogger(__name__)
 # The twilio client logs every request at INFO (URL, headers): keep that out of our logs.
@@ -538,7 +538,7 @@ class WhatsAppInput(InputChannel):
     # --- HTTP -------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        on_new_message = with_typed_buttons(on_new_message)
+        on_new_message = with_turn_context(on_new_message)
         hook = Blueprint("whatsapp_webhook", __name__)
 
         @hook.route("/", methods=["GET"])

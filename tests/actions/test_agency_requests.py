@@ -222,3 +222,13 @@ def test_changing_the_kind_keeps_the_shared_iban_and_drops_the_amount():
                              filled, customer_metadata(1))
     assert slots["sr_kind"] == "surrender_total" and slots.get("sr_iban", IBAN) == IBAN
     assert slots["requested_slot"] == "sr_confirm"
+
+
+def test_a_customer_asking_for_the_request_itself_gets_the_form_at_once():
+    for text in ("vorrei il riscatto parziale della AL10000001",
+                 "devo fare un versamento aggiuntivo di 500 euro"):
+        tracker = make_tracker(customer_metadata(1), {}, text=text,
+                               intent="invia_richiesta_agenzia")
+        messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
+        assert slots_of(events)["sr_start"] is True, text
+        assert "utter_faq_riscatto" not in responses(messages)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.channels.typed_buttons import button_choice, shown_buttons, with_typed_buttons
+from bot.channels.typed_buttons import button_choice, shown_buttons
 
 CONFIRM = [{"title": "Sì, invia", "payload": "/conferma"}, {"title": "No", "payload": "/negazione"}]
 METHODS = [{"title": "Carta Visa", "payload": "visa"}, {"title": "MyBank", "payload": "mybank"}]
@@ -41,29 +38,3 @@ def test_only_buttons_of_the_current_turn_count():
     answered = _tracker(BotUttered("La invio?", {"buttons": CONFIRM}), UserUttered("si"),
                         BotUttered("Fatto."))
     assert shown_buttons(list(answered.events))[0] == []
-
-
-class _Store:
-    def __init__(self, tracker):
-        self.tracker = tracker
-
-    async def retrieve(self, sender_id):
-        return self.tracker
-
-
-class _Agent:
-    def __init__(self, tracker):
-        self.tracker_store = _Store(tracker)
-
-
-def test_the_wrapped_handler_passes_the_payload_on():
-    received = []
-
-    async def on_new_message(message):
-        received.append(message.text)
-
-    tracker = _tracker(UserUttered("apri richiesta"), BotUttered("La invio?", {"buttons": CONFIRM}))
-    handler = with_typed_buttons(on_new_message, agent_of=lambda: _Agent(tracker))
-    asyncio.run(handler(UserMessage("sì, invia", CollectingOutputChannel(), "u1")))
-    asyncio.run(handler(UserMessage("vorrei cambiare la mail", CollectingOutputChannel(), "u1")))
-    assert received == ["/conferma", "vorrei cambiare la mail"]

@@ -1,0 +1,159 @@
+"""Reads a short follow-up against the subject of the previous answer.
+
+Why: «come lo cambio?» says nothing about *what*; a person hears it as the change of the
+dispositive contact they were just told about. The classifier sees one message at a time,
+so it guessed a password change or nothing. Every channel puts the intents of the last
+user turns into the message metadata (``context.recent_intents``, newest first,
+bot/channels/turn_context.py); this component, after the classifier, looks the subject up
+in bot/nlu/topics.yml and, when the message is short, names no other subject and asks one
+of the subject's known follow-ups, makes that follow-up the intent. Anything else keeps the
+classifier's reading. The table is read at start-up: changing it needs no training.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.training_data.message import Message
+
+TOPICS_FILE = Path(__file__).with_name("topics.yml")
+RESOLVED_CONFIDENCE = 0.9  # leaves the FallbackClassifier's ambiguity check nothing to doubt
+
+
+def plain_text(text: str) -> str:
+    """Lower case, no accents, words separated by single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[a-z0-9]+", bare))
+
+
+def _starts(cues: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(f"(?:{cue})" for cue in cues) + ")")
+
+
+@dataclass(frozen=True)
+class Ask:
+    cues: re.Pattern[str]
+    intent: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    opened_by: frozenset[str]
+    names: re.Pattern[str]
+    asks: tuple[Ask, ...]
+
+
+@dataclass(frozen=True)
+class Topics:
+    topics: tuple[Topic, ...]
+    carry_over: frozenset[str]
+    other_subjects: re.Pattern[str]
+    never_when: re.Pattern[str]
+    max_words: int
+
+    @classmethod
+    def load(cls, path: Path = TOPICS_FILE) -> Topics:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        topics = tuple(
+            Topic(
+                name=name,
+                opened_by=frozenset(spec.get("opened_by") or ()),
+                names=_starts(spec.get("names") or ["(?!)"]),
+                asks=tuple(Ask(_starts(ask["cues"]), str(ask["intent"]))
+                           for ask in spec.get("asks") or ()),
+            )
+            for name, spec in (raw.get("topics") or {}).items()
+        )
+        return cls(
+            topics=topics,
+            carry_over=frozenset(raw.get("carry_over") or ()),
+            other_subjects=_starts(raw.get("other_subjects") or ["(?!)"]),
+            never_when=re.compile("|".join(raw.get("never_when") or ["(?!)"])),
+            max_words=int(raw.get("max_words") or 12),
+        )
+
+    def current(self, recent_intents: Sequence[str]) -> Topic | None:
+        """The subject still open: the newest intent that is not small talk, if it opened one."""
+        for intent in recent_intents:
+            if intent in self.carry_over:
+                continue
+            return next((t for t in self.topics if intent in t.opened_by), None)
+        return None
+
+    def follow_up(self, text: str, recent_intents: Sequence[str]) -> tuple[Topic, str] | None:
+        """(topic, intent) when ``text`` is a follow-up on the open subject."""
+        topic = self.current(recent_intents)
+        words = plain_text(text)
+        if topic is None or not words or len(words.split()) > self.max_words:
+            return None
+        if self.never_when.search(words):
+            return None
+        names_other = bool(self.other_subjects.search(words)) or any(
+            other.names.search(words) for other in self.topics if other is not topic)
+        if names_other and not topic.names.search(words):
+            return None  # «e la mail come si cambia?» is about the e-mail, not this subject
+        for ask in topic.asks:
+            if ask.cues.search(words):
+                return topic, ask.intent
+        return None
+
+
+def recent_intents_of(message: Message) -> List[str]:
+    """The channel's context (newest first); none inside a form, whose questions lead."""
+    context = (message.get("metadata") or {}).get("context")
+    if not isinstance(context, dict) or context.get("form"):
+        return []
+    recent = context.get("recent_intents")
+    return [str(i) for i in recent if i] if isinstance(recent, list) else []
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class FollowUpResolver(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"topics_file": str(TOPICS_FILE)}
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> FollowUpResolver:
+        return cls(Topics.load(Path(config.get("topics_file") or TOPICS_FILE)))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._resolve(message)
+        return messages
+
+    def _resolve(self, message: Message) -> None:
+        text = str(message.get("text") or "")
+        if text.startswith("/"):
+            return  # a button names its own intent
+        found = self.topics.follow_up(text, recent_intents_of(message))
+        if found is None:
+            return
+        topic, intent = found
+        ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or []
+                   if r.get("name") != intent]
+        rest = sum(float(r.get("confidence") or 0.0) for r in ranking) or 1.0
+        for r in ranking:
+            r["confidence"] = float(r.get("confidence") or 0.0) / rest * (1 - RESOLVED_CONFIDENCE)
+        chosen = {"name": intent, "confidence": RESOLVED_CONFIDENCE}
+        message.set(INTENT, chosen, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+        message.set("follow_up", {"topic": topic.name}, add_to_output=True)

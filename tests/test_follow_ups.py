@@ -1,0 +1,84 @@
+"""Short follow-ups are read against the subject of the previous answer (bot/nlu/follow_ups.py,
+bot/nlu/topics.yml)."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.follow_ups import FollowUpResolver, Topics
+
+TOPICS = Topics.load()
+
+
+@pytest.mark.parametrize("recent,text,expected", [
+    (["mio_recapito_dispositivo"], "come lo cambio?", "faq_recapito_dispositivo_modifica"),
+    (["ringraziamento", "faq_recapito_dispositivo"], "e come faccio a modificarlo",
+     "faq_recapito_dispositivo_modifica"),
+    (["mio_recapito_dispositivo"], "non e piu il mio numero, come lo aggiorno?",
+     "faq_recapito_dispositivo_modifica"),
+    (["le_mie_polizze"], "e quelle scadute?", "le_mie_polizze"),
+    (["richiedi_nuovo_codice"], "quante cifre deve avere?", "faq_codice_verifica"),
+    (["faq_codice_verifica"], "e quanto dura?", "faq_codice_verifica"),
+    (["richiedi_nuovo_codice"], "subito un altro, non e arrivato", "richiedi_nuovo_codice"),
+    (["richiesta_operatore"], "e il sabato?", "richiesta_operatore"),
+    (["richiesta_operatore"], "venerdi fino a che ora?", "richiesta_operatore"),
+])
+def test_a_follow_up_takes_the_subject(recent, text, expected):
+    found = TOPICS.follow_up(text, recent)
+    assert found is not None and found[1] == expected
+
+
+@pytest.mark.parametrize("recent,text", [
+    ([], "come lo cambio?"),                                       # nothing was asked before
+    (["faq_registrazione"], "come lo cambio?"),                    # no subject with that ask
+    (["mio_recapito_dispositivo"], "e la mail di registrazione come si cambia"),  # other subject
+    (["richiedi_nuovo_codice"], "no grazie non serve un altro"),   # a refusal
+    (["le_mie_polizze", "mio_recapito_dispositivo"], "come lo cambio?"),  # subject moved on
+    (["mio_recapito_dispositivo"],
+     "come lo cambio, visto che ormai uso un altro telefono da mesi e non ricordo nemmeno quando"),
+])
+def test_anything_else_keeps_the_classifier_reading(recent, text):
+    assert TOPICS.follow_up(text, recent) is None
+
+
+def _message(text, context, intent="faq_modifica_credenziali"):
+    message = Message(data={"text": text, "metadata": {"context": context}})
+    message.set(INTENT, {"name": intent, "confidence": 0.62})
+    message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 0.62},
+                                     {"name": "faq_recapito_dispositivo_modifica",
+                                      "confidence": 0.2},
+                                     {"name": "faq_accesso", "confidence": 0.18}])
+    return message
+
+
+def test_the_component_moves_the_follow_up_to_the_top_of_the_ranking():
+    message = _message("come lo cambio?", {"recent_intents": ["mio_recapito_dispositivo"]})
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == "faq_recapito_dispositivo_modifica"
+    ranking = message.get(INTENT_RANKING_KEY)
+    assert [r["name"] for r in ranking] == [
+        "faq_recapito_dispositivo_modifica", "faq_modifica_credenziali", "faq_accesso"]
+    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-6
+    assert ranking[0]["confidence"] - ranking[1]["confidence"] > 0.5
+
+
+@pytest.mark.parametrize("text,context", [
+    ("come lo cambio?", {"recent_intents": ["mio_recapito_dispositivo"], "form": "support_form"}),
+    ("/faq_accesso", {"recent_intents": ["mio_recapito_dispositivo"]}),
+    ("come lo cambio?", None),
+])
+def test_forms_buttons_and_missing_context_keep_the_classifier_reading(text, context):
+    message = _message(text, context)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == "faq_modifica_credenziali"
+
+
+def test_every_topic_names_intents_of_the_domain():
+    import yaml
+
+    intents = set(yaml.safe_load(open("domain.yml", encoding="utf-8"))["intents"])
+    for topic in TOPICS.topics:
+        assert topic.opened_by <= intents, topic.name
+        assert {ask.intent for ask in topic.asks} <= intents, topic.name
