@@ -29,7 +29,7 @@ def domain():
 def training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
-    files = [ROOT / "bot" / "data" / name for name in ("nlu.yml", "staff.yml")]
+    files = [*sorted((ROOT / "bot" / "data").glob("nlu*.yml")), ROOT / "bot" / "data" / "staff.yml"]
     first = load_data(str(files[0]))
     return first.merge(*(load_data(str(f)) for f in files[1:]))
 
