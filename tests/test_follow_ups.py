@@ -43,9 +43,9 @@ def test_anything_else_keeps_the_classifier_reading(recent, text):
     assert TOPICS.follow_up(text, recent) is None
 
 
-def _message(text, context, intent="faq_modifica_credenziali"):
+def _message(text, context, intent="faq_modifica_credenziali", confidence=0.62):
     message = Message(data={"text": text, "metadata": {"context": context}})
-    message.set(INTENT, {"name": intent, "confidence": 0.62})
+    message.set(INTENT, {"name": intent, "confidence": confidence})
     message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 0.62},
                                      {"name": "faq_recapito_dispositivo_modifica",
                                       "confidence": 0.2},
@@ -82,3 +82,11 @@ def test_every_topic_names_intents_of_the_domain():
     for topic in TOPICS.topics:
         assert topic.opened_by <= intents, topic.name
         assert {ask.intent for ask in topic.asks} <= intents, topic.name
+
+
+def test_a_classifier_sure_of_another_reading_keeps_it():
+    message = _message("e se e gia confermato e lo voglio modificare?",
+                       {"recent_intents": ["faq_recapito_dispositivo_modifica"]},
+                       intent="faq_recapito_confermato", confidence=0.96)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == "faq_recapito_confermato"

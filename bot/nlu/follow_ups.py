@@ -62,6 +62,7 @@ class Topics:
     other_subjects: re.Pattern[str]
     never_when: re.Pattern[str]
     max_words: int
+    trust_above: float = 1.01
 
     @classmethod
     def load(cls, path: Path = TOPICS_FILE) -> Topics:
@@ -82,6 +83,7 @@ class Topics:
             other_subjects=_starts(raw.get("other_subjects") or ["(?!)"]),
             never_when=re.compile("|".join(raw.get("never_when") or ["(?!)"])),
             max_words=int(raw.get("max_words") or 12),
+            trust_above=float(raw.get("trust_above") or 1.01),
         )
 
     def current(self, recent_intents: Sequence[str]) -> Topic | None:
@@ -144,6 +146,8 @@ class FollowUpResolver(GraphComponent):
         text = str(message.get("text") or "")
         if text.startswith("/"):
             return  # a button names its own intent
+        if float((message.get(INTENT) or {}).get("confidence") or 0.0) >= self.topics.trust_above:
+            return  # the message is clear on its own
         found = self.topics.follow_up(text, recent_intents_of(message))
         if found is None:
             return
