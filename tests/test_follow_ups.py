@@ -24,6 +24,11 @@ TOPICS = Topics.load()
     (["richiedi_nuovo_codice"], "subito un altro, non e arrivato", "richiedi_nuovo_codice"),
     (["richiesta_operatore"], "e il sabato?", "richiesta_operatore"),
     (["richiesta_operatore"], "venerdi fino a che ora?", "richiesta_operatore"),
+    (["faq_codice_non_ricevuto", "mio_recapito_dispositivo"], "come lo cambio da app",
+     "faq_recapito_dispositivo_modifica"),                        # an older subject still open
+    (["nlu_fallback", "esitazione", "le_mie_polizze"], "e quelle vecchie in archivio?",
+     "le_mie_polizze"),
+    (["faq_polizza_non_visibile"], "fammi vedere l archivio", "le_mie_polizze"),
 ])
 def test_a_follow_up_takes_the_subject(recent, text, expected):
     found = TOPICS.follow_up(text, recent)
@@ -35,7 +40,7 @@ def test_a_follow_up_takes_the_subject(recent, text, expected):
     (["faq_registrazione"], "come lo cambio?"),                    # no subject with that ask
     (["mio_recapito_dispositivo"], "e la mail di registrazione come si cambia"),  # other subject
     (["richiedi_nuovo_codice"], "no grazie non serve un altro"),   # a refusal
-    (["le_mie_polizze", "mio_recapito_dispositivo"], "come lo cambio?"),  # subject moved on
+    (["faq_sinistro", "mio_recapito_dispositivo"], "come lo cambio?"),  # subject moved on
     (["mio_recapito_dispositivo"],
      "come lo cambio, visto che ormai uso un altro telefono da mesi e non ricordo nemmeno quando"),
 ])

@@ -86,29 +86,34 @@ class Topics:
             trust_above=float(raw.get("trust_above") or 1.01),
         )
 
-    def current(self, recent_intents: Sequence[str]) -> Topic | None:
-        """The subject still open: the newest intent that is not small talk, if it opened one."""
+    def open_topics(self, recent_intents: Sequence[str]) -> List[Topic]:
+        """The subjects still open, newest first: small talk is skipped, a question on a
+        subject without follow-ups closes the older ones («come lo cambio?» after the
+        dispositive contact and then the code abroad is still about the contact)."""
+        found: List[Topic] = []
         for intent in recent_intents:
-            if intent in self.carry_over:
+            if not intent or intent in self.carry_over:
                 continue
-            return next((t for t in self.topics if intent in t.opened_by), None)
-        return None
+            topic = next((t for t in self.topics if intent in t.opened_by), None)
+            if topic is None:
+                break
+            if topic not in found:
+                found.append(topic)
+        return found
 
     def follow_up(self, text: str, recent_intents: Sequence[str]) -> tuple[Topic, str] | None:
-        """(topic, intent) when ``text`` is a follow-up on the open subject."""
-        topic = self.current(recent_intents)
+        """(topic, intent) when ``text`` is a follow-up on a subject still open."""
         words = plain_text(text)
-        if topic is None or not words or len(words.split()) > self.max_words:
+        if not words or len(words.split()) > self.max_words or self.never_when.search(words):
             return None
-        if self.never_when.search(words):
-            return None
-        names_other = bool(self.other_subjects.search(words)) or any(
-            other.names.search(words) for other in self.topics if other is not topic)
-        if names_other and not topic.names.search(words):
-            return None  # «e la mail come si cambia?» is about the e-mail, not this subject
-        for ask in topic.asks:
-            if ask.cues.search(words):
-                return topic, ask.intent
+        for topic in self.open_topics(recent_intents):
+            names_other = bool(self.other_subjects.search(words)) or any(
+                other.names.search(words) for other in self.topics if other is not topic)
+            if names_other and not topic.names.search(words):
+                continue  # «e la mail come si cambia?» is about the e-mail, not this subject
+            for ask in topic.asks:
+                if ask.cues.search(words):
+                    return topic, ask.intent
         return None
 
 
