@@ -190,9 +190,9 @@ class ActionAvviaRichiestaAgenzia(Action):
             kind = None
         topic = topic_in(text)
         visitor = identity_from_tracker(tracker).is_anonymous
-        asks_how = visitor or bool(ASKS_HOW.search(plain(text)))
-        if topic and not text.startswith("/") and asks_how and not SEND_NOW.search(plain(text)):
-            # «posso fare un versamento aggiuntivo?», «come denuncio un sinistro?» (or anybody
+        how_first = visitor or not number or bool(ASKS_HOW.search(plain(text)))
+        if topic and not text.startswith("/") and how_first and not SEND_NOW.search(plain(text)):
+            # «posso fare un versamento aggiuntivo?», «devo denunciare un sinistro» (or anybody
             # not logged in): first how it works, with the button that sends the request (the
             # policy number is kept). «vorrei il riscatto parziale della CV…» starts it.
             dispatcher.utter_message(response=FAQ_BY_TOPIC[topic])

@@ -226,9 +226,17 @@ def test_changing_the_kind_keeps_the_shared_iban_and_drops_the_amount():
 
 def test_a_customer_asking_for_the_request_itself_gets_the_form_at_once():
     for text in ("vorrei il riscatto parziale della AL10000001",
-                 "devo fare un versamento aggiuntivo di 500 euro"):
+                 "devo fare un versamento aggiuntivo di 500 euro sulla AL10000001"):
         tracker = make_tracker(customer_metadata(1), {}, text=text,
                                intent="invia_richiesta_agenzia")
         messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
         assert slots_of(events)["sr_start"] is True, text
         assert "utter_faq_riscatto" not in responses(messages)
+
+
+def test_a_request_in_words_without_a_policy_first_gets_how_it_works():
+    tracker = make_tracker(customer_metadata(1), {}, text="devo fare la denuncia di un sinistro",
+                           intent="invia_richiesta_agenzia")
+    messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
+    assert responses(messages) == ["utter_faq_sinistro"]
+    assert slots_of(events)["sr_start"] is False
