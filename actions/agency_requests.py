@@ -51,7 +51,8 @@ FORM_SLOTS = (
     "sr_kind", "policy_number", "sr_event_date", "sr_description", "sr_iban", "sr_amount",
     "sr_effective_date", "sr_confirm",
 )
-POLICY_RE = re.compile(rf"\b({policy_prefix_pattern()})[ -]?(\d{{8}})\b", re.IGNORECASE)
+# «CV20000002», «cv 2000 0002», «AL-1000-0001»: people group the digits as on the paper.
+POLICY_RE = re.compile(rf"\b({policy_prefix_pattern()})[ .-]?(\d{{4}}[ .-]?\d{{4}})\b", re.IGNORECASE)
 DATE_RE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b")
 ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?:\s?[A-Z0-9]){11,30})\b", re.IGNORECASE)
@@ -105,7 +106,7 @@ def topic_in(text: Any) -> str | None:
 
 def policy_in(text: Any) -> str | None:
     match = POLICY_RE.search(str(text or ""))
-    return f"{match.group(1).upper()}{match.group(2)}" if match else None
+    return f"{match.group(1).upper()}{re.sub(r'[ .-]', '', match.group(2))}" if match else None
 
 
 def date_in(text: Any, today: date | None = None) -> date | None:

@@ -95,3 +95,27 @@ def test_a_classifier_sure_of_another_reading_keeps_it():
                        intent="faq_recapito_confermato", confidence=0.96)
     FollowUpResolver(TOPICS).process([message])
     assert message.get(INTENT)["name"] == "faq_recapito_confermato"
+
+
+@pytest.mark.parametrize("text,reading,confidence,kept", [
+    ("e come lo cambio", "faq_modifica_credenziali", 0.81, False),     # a reference: 0.9 needed
+    ("e se e gia confermato e lo voglio modificare?", "faq_recapito_confermato", 0.95, True),
+    ("subito un altro", "fuori_ambito", 1.0, False),                    # a weak reading
+    ("come aggiorno i dati del legale rappresentante", "faq_persona_giuridica", 0.98, True),
+    ("come aggiorno i dati del legale rappresentante", "faq_persona_giuridica", 0.7, False),
+])
+def test_when_the_classifier_keeps_its_reading(text, reading, confidence, kept):
+    assert TOPICS.keeps(text, reading, confidence) is kept
+
+
+@pytest.mark.parametrize("recent,text,expected", [
+    (["paga_rata"], "quindi come cambio metodo?", "faq_pagamento_sdd"),
+    (["faq_dove_pagare"], "e se ho rate vecchie di un anno?", "faq_rate_scadute"),
+    (["paga_rata"], "e a chi mi rivolgo?", "richiesta_operatore"),
+    (["faq_registrazione"], "e se il mio numero di cell voi non ce l avete?",
+     "faq_registrazione_recapito_non_accettato"),
+    (["le_mie_polizze"], "e le vecchie?", "le_mie_polizze"),
+])
+def test_payment_and_registration_follow_ups(recent, text, expected):
+    found = TOPICS.follow_up(text, recent)
+    assert found is not None and found[1] == expected

@@ -63,6 +63,9 @@ class Topics:
     never_when: re.Pattern[str]
     max_words: int
     trust_above: float = 1.01
+    trust_above_with_reference: float = 1.01
+    weak_readings: frozenset[str] = frozenset()
+    references: re.Pattern[str] = re.compile("(?!)")
 
     @classmethod
     def load(cls, path: Path = TOPICS_FILE) -> Topics:
@@ -84,7 +87,17 @@ class Topics:
             never_when=re.compile("|".join(raw.get("never_when") or ["(?!)"])),
             max_words=int(raw.get("max_words") or 12),
             trust_above=float(raw.get("trust_above") or 1.01),
+            trust_above_with_reference=float(raw.get("trust_above_with_reference") or 1.01),
+            weak_readings=frozenset(raw.get("weak_readings") or ()),
+            references=re.compile("|".join(raw.get("references") or ["(?!)"])),
         )
+
+    def keeps(self, text: str, intent: str | None, confidence: float) -> bool:
+        """Whether the classifier's own reading stands, before any follow-up is looked up."""
+        if not intent or intent in self.weak_readings:
+            return False
+        refers = bool(self.references.search(plain_text(text)))
+        return confidence >= (self.trust_above_with_reference if refers else self.trust_above)
 
     def open_topics(self, recent_intents: Sequence[str]) -> List[Topic]:
         """The subjects still open, newest first: small talk is skipped, a question on a
@@ -151,7 +164,9 @@ class FollowUpResolver(GraphComponent):
         text = str(message.get("text") or "")
         if text.startswith("/"):
             return  # a button names its own intent
-        if float((message.get(INTENT) or {}).get("confidence") or 0.0) >= self.topics.trust_above:
+        reading = message.get(INTENT) or {}
+        if self.topics.keeps(text, reading.get("name"),
+                             float(reading.get("confidence") or 0.0)):
             return  # the message is clear on its own
         found = self.topics.follow_up(text, recent_intents_of(message))
         if found is None:

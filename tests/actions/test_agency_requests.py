@@ -240,3 +240,12 @@ def test_a_request_in_words_without_a_policy_first_gets_how_it_works():
     messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
     assert responses(messages) == ["utter_faq_sinistro"]
     assert slots_of(events)["sr_start"] is False
+
+
+def test_policy_numbers_are_read_as_people_write_them():
+    from actions.agency_requests import policy_in
+
+    for text in ("CV20000002", "la cv 2000 0002", "AL-1000-0001", "al 10000001", "CV2000.0002"):
+        assert policy_in(text) in ("CV20000002", "AL10000001"), text
+    assert policy_in("CV 2000 00021") is None
+    assert policy_in("telefono 3401231234") is None
