@@ -52,7 +52,8 @@ FORM_SLOTS = (
     "sr_effective_date", "sr_confirm",
 )
 # «CV20000002», «cv 2000 0002», «AL-1000-0001»: people group the digits as on the paper.
-POLICY_RE = re.compile(rf"\b({policy_prefix_pattern()})[ .-]?(\d{{4}}[ .-]?\d{{4}})\b", re.IGNORECASE)
+POLICY_RE = re.compile(rf"\b({policy_prefix_pattern()})[ .-]?(\d{{4}}[ .-]?\d{{4}})\b",
+                       re.IGNORECASE)
 DATE_RE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b")
 ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?:\s?[A-Z0-9]){11,30})\b", re.IGNORECASE)

@@ -12,6 +12,14 @@ Every action that touches a customer's data starts with :func:`require_customer`
 * anyone else (no token, bad token, staff: staff flows belong to the channel issue): a
   message on how to identify, never personal data.
 
+The brand is checked where the data is read. A token's ``brand`` says which insurer's site
+vouched for the customer; customer ids are one space across both brands in the backend,
+so a validly signed CA Vita token naming an Alleanza customer's id must not open that
+customer's data. Before any data, :func:`require_customer` reads the customer record and
+compares its ``brand`` with the token's (or the WhatsApp channel's); a mismatch, or a
+customer the backend does not know, gets exactly the refusal of an invalid token (same
+message, same events), so the answer does not reveal that the id exists elsewhere.
+
 Nothing here trusts typed text, slots other than the signed step-up marker, or metadata
 other than ``identity_token`` (actions/identity.py).
 
@@ -33,6 +41,7 @@ from actions.backend_client import BackendClient, BackendRefused, BackendUnavail
 from actions.brands import default_brand
 from actions.identity import (
     Identity,
+    anonymous,
     identity_from_tracker,
     personal_data_customer,
 )
@@ -79,8 +88,17 @@ async def require_customer(
     slots: Dict[str, Any] = dict(tracker.slots)
     customer_id = personal_data_customer(identity, slots)
     if customer_id is not None:
-        brand = conversation_brand(identity, tracker)
-        return Access(identity, customer_id, brand, [SlotSet(STEP_UP_REQUIRED, False)])
+        try:
+            same_brand = await customer_has_brand(customer_id, identity.brand)
+        except BackendUnavailable:
+            backend_down(dispatcher)
+            return Access(identity, events=[SlotSet(STEP_UP_REQUIRED, False)])
+        if not same_brand:
+            log.warning("identity refused: reason=wrong_brand kind=%s", identity.kind)
+            identity = anonymous("wrong_brand")
+        else:
+            brand = conversation_brand(identity, tracker)
+            return Access(identity, customer_id, brand, [SlotSet(STEP_UP_REQUIRED, False)])
     if identity.kind == "whatsapp":
         return Access(identity, events=await start_step_up(dispatcher, identity, action_name))
     if identity.kind == "staff":
@@ -88,6 +106,22 @@ async def require_customer(
     else:
         dispatcher.utter_message(response="utter_identificazione_necessaria")
     return Access(identity, events=[SlotSet(STEP_UP_REQUIRED, False)])
+
+
+async def customer_has_brand(customer_id: str, brand: str | None) -> bool:
+    """Whether the backend's record of this customer belongs to ``brand``.
+
+    ``None`` (a WhatsApp number without a configured brand) checks nothing: the sender
+    proved the number by OTP, and the number's lookup already spans the brands served.
+    An unknown customer is not of any brand. Raises BackendUnavailable.
+    """
+    if brand is None:
+        return True
+    try:
+        record = await BackendClient().get_customer(customer_id)
+    except BackendRefused:
+        return False
+    return record.get("brand") == brand
 
 
 async def whatsapp_customer(identity: Identity) -> str | None:

@@ -16,11 +16,22 @@ kind        ``iss``                secret (env)                other required cl
 customer    ``area-clienti-web``   ``CUSTOMER_JWT_SECRET``     ``sub`` (backend customer id),
                                                                ``brand``, ``exp``, ``iat``
 staff       ``area-clienti-staff`` ``STAFF_JWT_SECRET``        ``sub`` (staff id), ``role``,
-                                                               ``agency``, ``exp``
+                                                               ``agency``, ``exp``, ``iat``
 whatsapp    ``assistente-channel`` ``CHANNEL_ASSERTION_SECRET`` ``channel`` = ``"whatsapp"``,
-                                                               ``phone`` (E.164), ``exp``;
-                                                               optional ``brand``
+                                                               ``phone`` (E.164), ``exp``,
+                                                               ``iat``; optional ``brand``
 ==========  =====================  ==========================  ===================================
+
+Every token is short-lived by construction, not only by its ``exp``: ``iat`` is required,
+a token issued in the future is refused, and ``exp - iat`` may not exceed the kind's
+:data:`MAX_LIFETIME_SECONDS` (customer 1 h, staff 8 h, WhatsApp assertion 10 min). Without
+that, whoever holds a signing key could mint a token valid for years, and a leaked one
+would never stop working.
+
+The ``brand`` of a customer token is the brand the insurer's site vouches for, not a fact
+about the customer record: both brands share one customer-id space in the backend, so
+the guard (actions/guard.py) also checks that the customer really belongs to that brand
+before showing any data.
 
 A WhatsApp sender is only *claimed*: personal data also needs an OTP step-up. The OTP
 itself is checked by the backend (through the caller); this module only records and checks
@@ -55,6 +66,14 @@ AUDIENCE = "assistente"
 # algorithm confusion.
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30  # clock skew between the minting systems and us
+# Longest accepted lifetime (exp - iat) per kind. Customer: the page asks for a fresh token
+# at every reconnect. Staff: one working day. WhatsApp: one turn; the channel mints a new
+# assertion for every message (bot/channels/whatsapp.py TOKEN_TTL_SECONDS, 10 minutes).
+MAX_LIFETIME_SECONDS: dict[str, int] = {
+    "customer": 60 * 60,
+    "staff": 8 * 60 * 60,
+    "whatsapp": 10 * 60,
+}
 MAX_TOKEN_CHARS = 4096  # a JWT with these few claims is ~400 chars; refuse junk early
 MIN_SECRET_BYTES = 32
 
@@ -96,7 +115,10 @@ Reason = Literal[
     "wrong_audience",
     "missing_claim",
     "invalid_claim",
+    "lifetime_too_long",
     "not_configured",
+    # Set by the guard, not here: a valid token whose brand is not the customer's brand.
+    "wrong_brand",
 ]
 
 
@@ -150,9 +172,19 @@ class SecretNotConfigured(RuntimeError):
     """The secret for a token kind is missing or too short: no token of that kind verifies."""
 
 
+def _production() -> bool:
+    return (os.environ.get("ASSISTANT_ENV") or "").strip().lower() == "production"
+
+
 def secret_for(env_name: str) -> str:
-    """The secret from the environment (read each time, so rotation needs no restart)."""
+    """The secret from the environment (read each time, so rotation needs no restart).
+
+    In production (``ASSISTANT_ENV=production``) the public development value is never
+    used: anybody can read it in this repository and mint any identity with it.
+    """
     value = os.environ.get(env_name)
+    if _production() and value in (None, DEV_SECRETS[env_name]):
+        raise SecretNotConfigured(f"{env_name} is unset or the development secret in production")
     if value is None:
         value = DEV_SECRETS[env_name]
         if env_name not in _warned_dev:
@@ -227,18 +259,44 @@ def _whatsapp(claims: Mapping[str, Any]) -> Identity:
 
 @dataclass(frozen=True)
 class _Spec:
+    kind: Kind
     secret_env: str
     required: tuple[str, ...]
     build: Callable[[Mapping[str, Any]], Identity]
 
+    @property
+    def max_lifetime(self) -> int:
+        return MAX_LIFETIME_SECONDS[self.kind]
 
+
+_TIMES = ("iss", "aud", "exp", "iat")
 _SPECS: dict[str, _Spec] = {
-    ISSUER_CUSTOMER: _Spec(
-        CUSTOMER_SECRET_ENV, ("iss", "aud", "exp", "iat", "sub", "brand"), _customer
+    ISSUER_CUSTOMER: _Spec("customer", CUSTOMER_SECRET_ENV, (*_TIMES, "sub", "brand"), _customer),
+    ISSUER_STAFF: _Spec("staff", STAFF_SECRET_ENV, (*_TIMES, "sub", "role", "agency"), _staff),
+    ISSUER_CHANNEL: _Spec(
+        "whatsapp", CHANNEL_SECRET_ENV, (*_TIMES, "channel", "phone"), _whatsapp
     ),
-    ISSUER_STAFF: _Spec(STAFF_SECRET_ENV, ("iss", "aud", "exp", "sub", "role", "agency"), _staff),
-    ISSUER_CHANNEL: _Spec(CHANNEL_SECRET_ENV, ("iss", "aud", "exp", "channel", "phone"), _whatsapp),
 }
+
+
+def _timing_problem(claims: Mapping[str, Any], spec: _Spec, now: float) -> Reason | None:
+    """Issued in the future, or meant to live longer than its kind may: refuse.
+
+    Checked here rather than left to PyJWT, whose own ``iat`` handling changed across 2.x
+    releases: the rule must not move with a library upgrade.
+    """
+    issued, expires = claims.get("iat"), claims.get("exp")
+    numbers = (int, float)
+    if isinstance(issued, bool) or isinstance(expires, bool):
+        return "invalid_claim"
+    if not isinstance(issued, numbers) or not isinstance(expires, numbers):
+        return "invalid_claim"
+    if issued > now + LEEWAY_SECONDS:
+        return "not_yet_valid"
+    if expires - issued > spec.max_lifetime:
+        return "lifetime_too_long"
+    return None
+
 
 # Most specific first: InvalidSignatureError is a DecodeError, Expired is an InvalidToken...
 _REASONS: tuple[tuple[type[Exception], Reason], ...] = (
@@ -295,6 +353,9 @@ def verify_token(token: Any) -> Identity:
             leeway=LEEWAY_SECONDS,
             options={"require": list(spec.required)},
         )
+        problem = _timing_problem(claims, spec, time.time())
+        if problem is not None:
+            return _refuse(problem, issuer)
         return spec.build(claims)
     except _InvalidClaim:
         return _refuse("invalid_claim", issuer)

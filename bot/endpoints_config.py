@@ -6,6 +6,8 @@ goes to PostgreSQL and the lock store to Redis, chosen by two URLs rather than b
 YAML per environment:
 
     ACTION_SERVER_URL=http://actions:5055/webhook             (default: 127.0.0.1, ACTIONS_PORT)
+    ACTION_SERVER_TOKEN=<32+ random characters>               (sent as a bearer header; the
+                                                              same value on the action server)
     RASA_TRACKER_URL=postgresql://rasa:secret@db:5432/rasa   (created at start if missing)
     REDIS_URL=redis://:secret@cache:6379/0                    (the WhatsApp channel's memory
                                                               too: bot/channels/channel_state.py)
@@ -24,6 +26,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
+from actions.server import UnsafeActionServer, action_server_token, auth_header
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE_ENDPOINTS = ROOT / "endpoints.yml"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
@@ -32,6 +36,8 @@ LOCK_DB_DEFAULT = 1  # Rasa's own default: keeps locks apart from the channel ke
 # Rasa's Redis lock store uses the blocking client on the event loop: a Redis that stops
 # answering must not freeze the server for Rasa's default 10 s per call.
 LOCK_SOCKET_TIMEOUT_SECONDS = 2
+# Rasa's SQL store that writes no token or personal data in clear (bot/tracker_store.py).
+TRACKER_STORE_TYPE = "bot.tracker_store.RedactingSQLTrackerStore"
 
 
 class EndpointsConfigError(ValueError):
@@ -54,7 +60,7 @@ def _credentials(parts: Any) -> dict[str, str]:
 def tracker_store(env: Mapping[str, str]) -> dict[str, Any]:
     url = env.get("RASA_TRACKER_URL", "").strip()
     if not url:
-        return {"type": "SQL", "dialect": "sqlite",
+        return {"type": TRACKER_STORE_TYPE, "dialect": "sqlite",
                 "db": env.get("RASA_TRACKER_DB") or "var/rasa_tracker.sqlite3"}
     parts = urlsplit(url)
     database = parts.path.lstrip("/")
@@ -63,7 +69,7 @@ def tracker_store(env: Mapping[str, str]) -> dict[str, Any]:
             "RASA_TRACKER_URL must look like postgresql://user:password@host:5432/database"
         )
     store: dict[str, Any] = {
-        "type": "SQL",
+        "type": TRACKER_STORE_TYPE,
         "dialect": "postgresql",
         "url": parts.hostname,
         "port": _port(parts, 5432, "RASA_TRACKER_URL"),
@@ -103,15 +109,35 @@ def lock_store(env: Mapping[str, str]) -> dict[str, Any] | None:
     return {**store, **_credentials(parts)}
 
 
+def action_endpoint(env: Mapping[str, str], base: Mapping[str, Any]) -> dict[str, Any]:
+    """Where Rasa calls the actions, and the shared token it presents (actions/server.py).
+
+    Rasa's EndpointConfig sends its ``headers`` with every call; its ``token`` option would
+    put the secret in the URL's query string (and so in access logs), hence a bearer
+    header. The token is written into the rendered file, which scripts/run.sh creates with
+    mktemp (mode 0600) and deletes at exit. Production without a usable token stops here,
+    as the action server itself would.
+    """
+    endpoint = dict(base)
+    action_server, port = env.get("ACTION_SERVER_URL", "").strip(), env.get("ACTIONS_PORT")
+    if action_server:  # another host (one action server for several Rasa replicas)
+        endpoint["url"] = action_server
+    elif port:
+        endpoint["url"] = f"http://127.0.0.1:{int(port)}/webhook"
+    try:
+        token = action_server_token(env)
+    except UnsafeActionServer as exc:
+        raise EndpointsConfigError(str(exc)) from exc
+    if token:
+        endpoint["headers"] = {**(base.get("headers") or {}), **auth_header(token)}
+    return endpoint
+
+
 def render(env: Mapping[str, str] | None = None, base: Path = BASE_ENDPOINTS) -> dict[str, Any]:
     """endpoints.yml with this environment's action-server port, tracker and lock stores."""
     env = os.environ if env is None else env
     endpoints = yaml.safe_load(base.read_text(encoding="utf-8"))
-    action_server, port = env.get("ACTION_SERVER_URL", "").strip(), env.get("ACTIONS_PORT")
-    if action_server:  # another host (one action server for several Rasa replicas)
-        endpoints["action_endpoint"]["url"] = action_server
-    elif port:
-        endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{int(port)}/webhook"
+    endpoints["action_endpoint"] = action_endpoint(env, endpoints["action_endpoint"])
     endpoints["tracker_store"] = tracker_store(env)
     lock = lock_store(env)
     if lock:

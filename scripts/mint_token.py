@@ -2,7 +2,10 @@
 
 The tokens are the ones ``actions/identity.py`` accepts, signed with the same secrets
 (env ``CUSTOMER_JWT_SECRET``, ``STAFF_JWT_SECRET``, ``CHANNEL_ASSERTION_SECRET``, else the
-development defaults). Put the output into the message metadata as ``identity_token``:
+development defaults). Every token carries ``iat`` and may live at most as long as
+``actions.identity.MAX_LIFETIME_SECONDS`` allows for its kind (customer 60 minutes, staff
+8 hours, WhatsApp 10 minutes): a longer ``--ttl`` is refused here rather than minted and
+refused later. Put the output into the message metadata as ``identity_token``:
 
     .venv/bin/python scripts/mint_token.py --customer 1 --brand alleanza
     .venv/bin/python scripts/mint_token.py --staff S-042 --role agency_employee --agency AL-MI-001
@@ -36,22 +39,29 @@ from actions.identity import (  # noqa: E402
     ISSUER_CHANNEL,
     ISSUER_CUSTOMER,
     ISSUER_STAFF,
+    MAX_LIFETIME_SECONDS,
     STAFF_ROLES,
     STAFF_SECRET_ENV,
     TOKEN_METADATA_KEY,
     secret_for,
 )
 
-DEFAULT_TTL_MINUTES = 30
+DEFAULT_TTL_MINUTES = 30  # customer and staff
+# The channel mints one per message (bot/channels/whatsapp.py); the longest accepted.
+WHATSAPP_TTL_MINUTES = MAX_LIFETIME_SECONDS["whatsapp"] / 60
 
 
 def _sign(claims: dict[str, Any], secret_env: str, secret: str | None) -> str:
     return jwt.encode(claims, secret if secret is not None else secret_for(secret_env), ALGORITHM)
 
 
-def _times(ttl_minutes: float, now: float | None) -> dict[str, int]:
+def _times(kind: str, ttl_minutes: float, now: float | None) -> dict[str, int]:
+    """``iat`` and ``exp``; a negative ttl gives an expired token (tests, demo pages)."""
+    lifetime, longest = int(ttl_minutes * 60), MAX_LIFETIME_SECONDS[kind]
+    if lifetime > longest:
+        raise ValueError(f"ttl: a {kind} token lives at most {longest // 60} minutes")
     issued = int(time.time() if now is None else now)
-    return {"iat": issued, "exp": issued + int(ttl_minutes * 60)}
+    return {"iat": issued, "exp": issued + lifetime}
 
 
 def mint_customer_token(
@@ -70,7 +80,7 @@ def mint_customer_token(
     if normalised is None:
         raise ValueError("brand must be alleanza or cavita")
     claims = {"iss": ISSUER_CUSTOMER, "aud": AUDIENCE, "sub": sub, "brand": normalised}
-    return _sign({**claims, **_times(ttl_minutes, now)}, CUSTOMER_SECRET_ENV, secret)
+    return _sign({**claims, **_times("customer", ttl_minutes, now)}, CUSTOMER_SECRET_ENV, secret)
 
 
 def mint_staff_token(
@@ -90,12 +100,12 @@ def mint_staff_token(
     if not AGENCY_RE.match(agency):
         raise ValueError("agency looks like AL-MI-001")
     claims = {"iss": ISSUER_STAFF, "aud": AUDIENCE, "sub": staff_id, "role": role, "agency": agency}
-    return _sign({**claims, **_times(ttl_minutes, now)}, STAFF_SECRET_ENV, secret)
+    return _sign({**claims, **_times("staff", ttl_minutes, now)}, STAFF_SECRET_ENV, secret)
 
 
 def mint_channel_assertion(
     phone: str,
-    ttl_minutes: float = DEFAULT_TTL_MINUTES,
+    ttl_minutes: float = WHATSAPP_TTL_MINUTES,
     *,
     brand: str | None = None,
     secret: str | None = None,
@@ -115,7 +125,11 @@ def mint_channel_assertion(
         if normalised is None:
             raise ValueError("brand must be alleanza or cavita")
         claims["brand"] = normalised
-    return _sign({**claims, **_times(ttl_minutes, now)}, CHANNEL_SECRET_ENV, secret)
+    return _sign({**claims, **_times("whatsapp", ttl_minutes, now)}, CHANNEL_SECRET_ENV, secret)
+
+
+def _ttl(given: float | None, default: float) -> float:
+    return default if given is None else given
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--brand", help="alleanza or cavita (required with --customer)")
     parser.add_argument("--role", default="agency_employee", choices=STAFF_ROLES)
     parser.add_argument("--agency", help="agency code, e.g. AL-MI-001 (required with --staff)")
-    parser.add_argument("--ttl", type=float, default=DEFAULT_TTL_MINUTES, help="minutes (30)")
+    parser.add_argument(
+        "--ttl", type=float, help="minutes (customer, staff: 30, at most 60 / 480; whatsapp: 10)"
+    )
     parser.add_argument(
         "--json", action="store_true", help="print the message metadata object instead"
     )
@@ -136,13 +152,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.customer is not None:
             if not args.brand:
                 parser.error("--customer needs --brand")
-            token = mint_customer_token(args.customer, args.brand, args.ttl)
+            ttl = _ttl(args.ttl, DEFAULT_TTL_MINUTES)
+            token = mint_customer_token(args.customer, args.brand, ttl)
         elif args.staff is not None:
             if not args.agency:
                 parser.error("--staff needs --agency")
-            token = mint_staff_token(args.staff, args.role, args.agency, args.ttl)
+            token = mint_staff_token(
+                args.staff, args.role, args.agency, _ttl(args.ttl, DEFAULT_TTL_MINUTES)
+            )
         else:
-            token = mint_channel_assertion(args.whatsapp, args.ttl, brand=args.brand)
+            token = mint_channel_assertion(
+                args.whatsapp, _ttl(args.ttl, WHATSAPP_TTL_MINUTES), brand=args.brand
+            )
     except ValueError as exc:
         parser.error(str(exc))
     if args.json:

@@ -10,8 +10,20 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
 export ASSISTANT_DEFAULT_BRAND="${ASSISTANT_DEFAULT_BRAND:-alleanza}"
-# Demo host pages (widget with demo customers, staff demo login): local development only.
-export DEMO_PAGES="${DEMO_PAGES:-1}"
+# Development unless ASSISTANT_ENV=production (bot/settings.py: production refuses unsafe
+# settings). Demo host pages (widget with demo customers, staff demo login) default to on
+# in development only; CORS: any origin in development, CHAT_ALLOWED_ORIGINS in production.
+export ASSISTANT_ENV="${ASSISTANT_ENV:-development}"
+if [[ "$ASSISTANT_ENV" == production ]]; then
+  export DEMO_PAGES="${DEMO_PAGES:-0}"
+  origins="${CHAT_ALLOWED_ORIGINS:-}"
+  read -r -a RASA_CORS <<< "${origins//,/ }"
+else
+  export DEMO_PAGES="${DEMO_PAGES:-1}"
+  RASA_CORS=("*")
+  # A fresh shared secret per run: the action server answers only this Rasa.
+  export ACTION_SERVER_TOKEN="${ACTION_SERVER_TOKEN:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')}"
+fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # bot.channels.* named in credentials.yml
 RASA_PORT="${RASA_PORT:-5005}"
 ACTIONS_PORT="${ACTIONS_PORT:-5055}"
@@ -60,11 +72,12 @@ if [[ -x backend_stub/.venv/bin/python ]]; then
 fi
 
 echo "action server  -> http://127.0.0.1:${ACTIONS_PORT}"
-.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" & pids+=($!)
+.venv/bin/python -m actions.server --port "$ACTIONS_PORT" & pids+=($!)
 
 echo "rasa server    -> http://127.0.0.1:${RASA_PORT} (default brand: $ASSISTANT_DEFAULT_BRAND)"
 .venv/bin/rasa run --model models/area-clienti.tar.gz --endpoints "$endpoints" \
-  --credentials credentials.yml --port "$RASA_PORT" --cors "*" & pids+=($!)
+  --credentials credentials.yml -i "${RASA_HOST:-127.0.0.1}" --port "$RASA_PORT" \
+  --cors ${RASA_CORS[@]+"${RASA_CORS[@]}"} & pids+=($!)
 
 # Returns as soon as any of them exits (Ctrl-C lands in the trap instead).
 wait -n "${pids[@]}"

@@ -25,7 +25,9 @@ if [[ -x backend_stub/.venv/bin/python ]] && port_free "$BACKEND_PORT"; then
     >var/shell-backend.log 2>&1 & pids+=($!)
 fi
 if port_free "$ACTIONS_PORT"; then
-  .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" \
+  # A fresh shared secret for this terminal chat (actions/server.py checks it).
+  export ACTION_SERVER_TOKEN="${ACTION_SERVER_TOKEN:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')}"
+  .venv/bin/python -m actions.server --port "$ACTIONS_PORT" \
     >var/shell-actions.log 2>&1 & pids+=($!)
 fi
 endpoints="$(mktemp "${TMPDIR:-/tmp}/endpoints.XXXXXX.yml")"

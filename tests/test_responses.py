@@ -194,7 +194,7 @@ def test_every_intent_is_answered_by_a_rule_with_an_existing_response(domain, in
         else:
             assert answered.get(intent) == f"utter_{intent}"
             assert f"utter_{intent}" in domain.responses
-    assert answered["nlu_fallback"] == "utter_default"
+    assert answered["nlu_fallback"] == "action_suggerisci_intenti"  # then utter_default
 
 
 def test_faq_answers_have_a_cavita_variation_and_a_default(domain):

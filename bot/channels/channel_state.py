@@ -5,19 +5,29 @@ or a Twilio retry of the same ``MessageSid`` (or a typed "2" answering a list an
 replica sent) reaches a replica that never saw it: with ``REDIS_URL`` set it lives in Redis,
 the same server the Rasa lock store uses for those replicas.
 
-Redis being unreachable must not silence the assistant: a failed dedup check lets the
-message through (a rare double answer beats a lost question) and a failed choice lookup
-leaves the typed text as it is.
+Without Redis the seen ids are kept in a small SQLite file (``CHANNEL_STATE_DB``, default
+``var/channel_state.sqlite3``), so a Twilio retry or a replayed ``MessageSid`` arriving after a
+restart is still ignored within its TTL; they expire like the Redis keys. The numbered
+choices stay in memory there: they are keyed by the sender's number, which this file should
+not keep, and losing them in a restart only makes a typed «2» plain text.
+
+Redis (or that file) being unavailable must not silence the assistant: a failed dedup check
+falls back to this process's memory (a rare double answer beats a lost question) and a
+failed choice lookup leaves the typed text as it is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import sqlite3
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -26,6 +36,10 @@ REDIS_URL_ENV = "REDIS_URL"
 KEY_PREFIX_ENV = "REDIS_KEY_PREFIX"  # deployments (or test runs) sharing one Redis
 DEFAULT_KEY_PREFIX = "area-clienti:"
 REDIS_TIMEOUT_SECONDS = 2.0
+STATE_DB_ENV = "CHANNEL_STATE_DB"
+DEFAULT_STATE_DB = Path(__file__).resolve().parents[2] / "var" / "channel_state.sqlite3"
+SQLITE_TIMEOUT_SECONDS = 2.0
+SQLITE_PURGE_SECONDS = 60.0  # expired ids are deleted at most this often
 
 Choices = list[tuple[str, str]]
 
@@ -114,6 +128,67 @@ class MemoryChannelState:
         return None
 
 
+class SQLiteChannelState(MemoryChannelState):
+    """One host without Redis: seen ids survive a restart; choices stay in memory.
+
+    Wall-clock expiry (``time.time``), since the entries outlive the process. Several
+    processes may share the file (SQLite locks it); the insert is the check-and-set.
+    """
+
+    def __init__(self, path: str | Path, namespace: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.path, self.namespace, self._clock = Path(path), namespace, clock
+        self._lock = threading.Lock()
+        self._purged_at = 0.0
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=SQLITE_TIMEOUT_SECONDS,
+                                   check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS seen_messages (namespace TEXT NOT NULL, "
+                         "key TEXT NOT NULL, expires_at REAL NOT NULL, "
+                         "PRIMARY KEY (namespace, key))")
+            conn.execute("CREATE INDEX IF NOT EXISTS seen_messages_expiry "
+                         "ON seen_messages (expires_at)")
+            self._conn = conn
+        return self._conn
+
+    def _record(self, key: str, ttl: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            conn = self._connection()
+            with conn:  # one transaction: the expired entry goes, the new one comes
+                conn.execute("BEGIN IMMEDIATE")
+                if now - self._purged_at >= SQLITE_PURGE_SECONDS:
+                    conn.execute("DELETE FROM seen_messages WHERE expires_at <= ?", (now,))
+                    self._purged_at = now
+                else:
+                    conn.execute("DELETE FROM seen_messages WHERE namespace = ? AND key = ? "
+                                 "AND expires_at <= ?", (self.namespace, key, now))
+                inserted = conn.execute(
+                    "INSERT OR IGNORE INTO seen_messages (namespace, key, expires_at) "
+                    "VALUES (?, ?, ?)", (self.namespace, key, now + ttl)).rowcount
+        return inserted == 1
+
+    async def first_time(self, key: str, ttl: float) -> bool:
+        try:
+            return await asyncio.to_thread(self._record, key, ttl)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("channel state file unavailable for the duplicate check (%s): "
+                        "this process's memory decides", type(exc).__name__)
+            return await super().first_time(key, ttl)
+
+    async def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
 class RedisChannelState:
     """Shared by every replica: ``SET NX EX`` for the dedup, ``GETDEL`` for the choices."""
 
@@ -161,9 +236,9 @@ class RedisChannelState:
 
 
 def channel_state_from_env(namespace: str, env: Mapping[str, str] | None = None) -> ChannelState:
-    """Redis when ``REDIS_URL`` is set, otherwise this process's memory."""
+    """Redis when ``REDIS_URL`` is set, otherwise a SQLite file (seen ids) and memory."""
     env = os.environ if env is None else env
     url = env.get(REDIS_URL_ENV, "").strip()
     if url:
         return RedisChannelState(url, namespace, env.get(KEY_PREFIX_ENV) or DEFAULT_KEY_PREFIX)
-    return MemoryChannelState()
+    return SQLiteChannelState(env.get(STATE_DB_ENV, "").strip() or DEFAULT_STATE_DB, namespace)

@@ -16,10 +16,12 @@ python-socketio 5), so the socket never joins the room its replies are emitted t
   message is passed on with ``metadata = {"brand": <verified brand>, "identity_token":
   <the token>}`` (the action server re-verifies the token on every action); visitors get
   the page's declared brand and no token. Whatever metadata the browser sends is dropped.
-* **Conversation id.** Customers: ``web-`` + a keyed hash of brand and customer id, stable
-  across devices and reconnects, not guessable from the customer id (the REST channel lets
-  a client name any sender id). Visitors: a random server-made ``anon-...`` id, resumable
-  after a reconnect only with the server-signed ticket issued with it.
+* **Conversation id.** Always in the ``web:`` namespace, which no other channel can name
+  (REST conversations are ``rest:...``, WhatsApp ``whatsapp:...``, staff ``staff:...``).
+  Customers: ``web:web-`` + a keyed hash of brand and customer id, stable across devices
+  and reconnects, not guessable from the customer id. Visitors: a random server-made
+  ``web:anon-...`` id, resumable after a reconnect only with the server-signed ticket
+  issued with it. The socket joins the room of that id, which is where Rasa's replies go.
 * **Replies.** The socket joins the conversation's room (awaited) before ``session_confirm``
   is emitted, so replies arrive with session persistence on. Each reply carries ``ts``, the
   timestamp of its ``BotUttered`` event; a widget that reconnects sends the last ``ts`` it
@@ -28,6 +30,10 @@ python-socketio 5), so the socket never joins the room its replies are emitted t
 * **Pages.** The widget (``web/widget/``) and the socket.io client from npm
   (``web/node_modules``) are served by this blueprint under ``/webhooks/chat/``; the demo
   host page and its demo-token endpoint only when ``DEMO_PAGES=1`` at startup.
+* **Limits.** Messages are checked like every channel's (``with_turn_context``,
+  bot/channels/input_guard.py): over ``MAX_MESSAGE_CHARS`` the widget gets the limit as a
+  reply and the message goes no further. Allowed origins and demo pages come from
+  bot/settings.py, which refuses a production start with wildcard or missing origins.
 
 Logs never hold tokens or message texts.
 """
@@ -64,6 +70,7 @@ from actions.identity import (
     verify_token,
 )
 from bot.channels.turn_context import with_turn_context
+from bot.settings import Settings, current
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +82,11 @@ WIDGET_FILES = ("index.html", "chat.js", "chat.css", "page.js", "page.css")
 DEMO_FILES = ("index.html", "demo.js", "demo.css")
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
-DEMO_ENV = "DEMO_PAGES"
-ALLOWED_ORIGINS_ENV = "CHAT_ALLOWED_ORIGINS"
 TICKET_SECRET_ENV = "CHAT_TICKET_SECRET"
 DEMO_TOKEN_TTL_MINUTES = 15
-MAX_MESSAGE_CHARS = 2000
+NAMESPACE = "web:"  # every conversation of this channel
+CUSTOMER_PREFIX = NAMESPACE + "web-"
+VISITOR_PREFIX = NAMESPACE + "anon-"
 MAX_REPLAYED_REPLIES = 20  # missed replies re-sent after a reconnect, newest kept
 
 # The pages we serve load scripts and styles from here only and talk to this server only.
@@ -163,11 +170,11 @@ def _mac(message: str) -> str:
 
 def customer_conversation(brand: str, customer_id: str) -> str:
     """The conversation of a verified customer: stable, and not derivable from the id alone."""
-    return "web-" + _mac(f"customer:{brand}:{customer_id}")[:32]
+    return CUSTOMER_PREFIX + _mac(f"customer:{brand}:{customer_id}")[:32]
 
 
 def new_visitor_conversation() -> str:
-    return "anon-" + secrets.token_hex(16)
+    return VISITOR_PREFIX + secrets.token_hex(16)
 
 
 def visitor_ticket(conversation: str) -> str:
@@ -178,7 +185,7 @@ def visitor_ticket(conversation: str) -> str:
 def valid_ticket(conversation: Any, ticket: Any) -> bool:
     return (
         isinstance(conversation, str)
-        and conversation.startswith("anon-")
+        and conversation.startswith(VISITOR_PREFIX)
         and isinstance(ticket, str)
         and hmac.compare_digest(visitor_ticket(conversation), ticket)
     )
@@ -325,14 +332,19 @@ class VerifiedSocketIOInput(SocketIOInput):
             socketio_path=credentials.get("socketio_path", "/socket.io"),
         )
 
-    def __init__(self, *args: Any, demo_pages: bool | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        demo_pages: bool | None = None,
+        settings: Settings | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.settings = settings or current()  # bot/settings.py: refused if unsafe
+        self.settings.check_startup()
         super().__init__(*args, **kwargs)
         self._app: Any = None  # the Sanic app, for the agent's tracker store (replays)
         # Read once at startup: a running server cannot be switched into demo mode.
-        self.demo_pages = os.environ.get(DEMO_ENV) == "1" if demo_pages is None else demo_pages
-        if self.demo_pages:
-            log.warning("%s=1: the chat demo page and demo tokens are enabled (development only)",
-                        DEMO_ENV)
+        self.demo_pages = self.settings.demo_pages if demo_pages is None else demo_pages
 
     def get_output_channel(self) -> OutputChannel | None:
         if self.sio is None:
@@ -437,7 +449,7 @@ class VerifiedSocketIOInput(SocketIOInput):
         # Also for clients that skipped session_request: replies go to this room.
         await self.sio.enter_room(sid, session.conversation, namespace=self.namespace)
         message = UserMessage(
-            text.strip()[:MAX_MESSAGE_CHARS],
+            text,  # checked and trimmed by with_turn_context (one limit for every channel)
             StampedSocketIOOutput(self.sio, self.bot_message_evt),
             session.conversation,
             input_channel=self.name(),
@@ -448,12 +460,13 @@ class VerifiedSocketIOInput(SocketIOInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        on_new_message = with_turn_context(on_new_message)
-        origins = [o.strip() for o in os.environ.get(ALLOWED_ORIGINS_ENV, "").split(",")]
-        allowed = [o for o in origins if o]
+        on_new_message = with_turn_context(
+            on_new_message, max_chars=self.settings.max_message_chars)
         # [] = no Origin check (Rasa's default): any page may open the socket, which is
-        # harmless without a valid token. Production: the insurers' sites.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=allowed)
+        # harmless without a valid token; development only. Production: the insurers' sites
+        # (bot/settings.py refuses to start without them).
+        sio = AsyncServer(async_mode="sanic",
+                          cors_allowed_origins=list(self.settings.allowed_origins))
         self.sio = sio  # get_output_channel() uses it
         hook = SocketBlueprint(sio, self.socketio_path, "chat_webhook", __name__)
 

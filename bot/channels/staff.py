@@ -11,14 +11,18 @@ Routes (Rasa mounts the blueprint under ``/webhooks/staff``):
 * ``GET /webhooks/staff/me`` - who the bearer token says the caller is (``staff``,
   ``expires_at``), or the same 401/403 as the webhook: the page checks a token at login.
 * ``GET /webhooks/staff/demo-token?agency=AL-MI-001`` - development only, when the
-  environment has ``DEMO_PAGES=1`` at startup (otherwise 404): a short-lived demo staff
-  token minted like ``scripts/mint_token.py`` does, so the page can be tried locally.
+  environment has ``DEMO_PAGES=1`` at startup (otherwise 404; bot/settings.py refuses it in
+  production): a short-lived demo staff token minted like ``scripts/mint_token.py`` does,
+  so the page can be tried locally.
 
 Why the channel checks the token although the action server checks it again: a wrong or
 expired token is answered at once with a 401 and an Italian message the page can show,
 and the conversation id can only be derived from a verified identity. The conversation id
-is ``staff-<agency>-<staff id>``, never chosen by the client, so one staff member cannot
-read or continue another's conversation. The token is passed on unchanged in the message
+is ``staff:<agency>:<staff id>``, never chosen by the client, so one staff member cannot
+read or continue another's conversation, and no other channel can name it (each channel
+has its own prefix). A message longer than ``MAX_MESSAGE_CHARS`` is answered, like on
+every channel, with the limit (bot/channels/input_guard.py) and not processed; only a body
+too large to be a chat message at all gets a 413. The token is passed on unchanged in the message
 metadata (``identity_token``), so the action server re-verifies it on every action
 (``actions/identity.py``); ``brand`` comes from the agency code's prefix (``AL-`` Alleanza,
 ``CV-`` CA Vita), else the deployment default. Nothing else the client sends reaches
@@ -31,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -52,6 +55,7 @@ from actions.identity import (
     verify_token,
 )
 from bot.channels.turn_context import with_turn_context
+from bot.settings import Settings, current
 from brand_registry import brand_for_prefix
 
 log = logging.getLogger(__name__)
@@ -59,10 +63,8 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PAGE_DIR = ROOT / "web" / "staff"
 PAGE_FILES = ("index.html", "staff.js", "staff.css")  # nothing else is served
-DEMO_ENV = "DEMO_PAGES"
 DEMO_TOKEN_TTL_MINUTES = 30
-MAX_MESSAGE_CHARS = 1000
-MAX_BODY_BYTES = 16 * 1024
+MAX_BODY_BYTES = 16 * 1024  # at least; more when MAX_MESSAGE_CHARS allows longer messages
 
 # Machine-readable code -> Italian text for the page.
 ERRORS = {
@@ -72,7 +74,7 @@ ERRORS = {
     "not_staff": "Questa pagina è riservata al personale di agenzia.",
     "invalid_request": "Richiesta non valida: invia un messaggio di testo.",
     "empty_message": "Scrivi la tua richiesta prima di inviarla.",
-    "message_too_long": f"Il messaggio è troppo lungo (massimo {MAX_MESSAGE_CHARS} caratteri).",
+    "message_too_long": "Il messaggio è troppo lungo: scrivilo in breve, per favore.",
     "demo_disabled": "Pagina non trovata.",
     "invalid_demo_request": "Parametri non validi: indica un'agenzia come AL-MI-001.",
     "not_found": "Pagina non trovata.",
@@ -118,7 +120,7 @@ def brand_for_agency(agency: str | None) -> str:
 
 def conversation_id(identity: Identity) -> str:
     """From the verified token only: one conversation per staff member and agency."""
-    return f"staff-{identity.agency}-{identity.staff_id}"
+    return f"staff:{identity.agency}:{identity.staff_id}"
 
 
 def staff_out(identity: Identity) -> dict[str, Any]:
@@ -155,13 +157,19 @@ class StaffInput(InputChannel):
         page_dir = (credentials or {}).get("page_dir")
         return cls(page_dir=Path(page_dir) if page_dir else None)
 
-    def __init__(self, page_dir: Path | None = None, demo_pages: bool | None = None) -> None:
+    def __init__(
+        self,
+        page_dir: Path | None = None,
+        demo_pages: bool | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or current()  # bot/settings.py: refused if unsafe
+        self.settings.check_startup()
         self.page_dir = page_dir or DEFAULT_PAGE_DIR
         # Read once at startup: a running server cannot be switched into demo mode.
-        self.demo_pages = os.environ.get(DEMO_ENV) == "1" if demo_pages is None else demo_pages
-        if self.demo_pages:
-            log.warning("%s=1: the staff demo-token endpoint is enabled (development only)",
-                        DEMO_ENV)
+        self.demo_pages = self.settings.demo_pages if demo_pages is None else demo_pages
+        # A JSON string may spend up to 6 bytes per character (\uXXXX escapes).
+        self.max_body_bytes = max(MAX_BODY_BYTES, 6 * self.settings.max_message_chars + 1024)
 
     # --- the turn ---------------------------------------------------------------------
 
@@ -202,9 +210,8 @@ class StaffInput(InputChannel):
             headers=API_HEADERS,
         )
 
-    @staticmethod
-    def _message_text(request: Request) -> str | HTTPResponse:
-        if len(request.body or b"") > MAX_BODY_BYTES:
+    def _message_text(self, request: Request) -> str | HTTPResponse:
+        if len(request.body or b"") > self.max_body_bytes:
             return error(413, "message_too_long")
         try:
             body = request.json
@@ -215,9 +222,7 @@ class StaffInput(InputChannel):
         text = body["message"].strip()
         if not text:
             return error(400, "empty_message")
-        if len(text) > MAX_MESSAGE_CHARS:
-            return error(413, "message_too_long")
-        return text
+        return text  # longer than MAX_MESSAGE_CHARS: answered by with_turn_context
 
     # --- page and demo token ------------------------------------------------------------
 
@@ -256,7 +261,8 @@ class StaffInput(InputChannel):
     # --- HTTP -------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        on_new_message = with_turn_context(on_new_message)
+        on_new_message = with_turn_context(
+            on_new_message, max_chars=self.settings.max_message_chars)
         hook = Blueprint("staff_webhook", __name__)
 
         @hook.route("/", methods=["GET"])

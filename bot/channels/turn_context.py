@@ -7,6 +7,11 @@ answer (bot/nlu/follow_ups.py). Every channel wraps its message handler with
 into its payload and adds ``context`` to the message metadata: the intents of the last user
 turns of this session, newest first, and the form in progress. The tracker is the store's,
 so this holds across replicas; a store that is down costs the context, never the message.
+
+The wrapper is also where every channel's text is checked (bot/channels/input_guard.py):
+invalid characters are removed before anything reads the text, and a message longer than
+``MAX_MESSAGE_CHARS`` (bot/settings.py) is answered with the limit, on its own output
+channel, and goes no further: neither the NLU nor the tracker ever sees it.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.channels import input_guard
 from bot.channels.typed_buttons import MAX_WORDS as BUTTON_WORDS
 from bot.channels.typed_buttons import button_choice, shown_buttons
+from bot.settings import current as current_settings
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +38,29 @@ def _field(event: Any, name: str) -> Any:
     return getattr(event, name, None)
 
 
+def _loop_name(event: Any) -> str | None:
+    name = _field(event, "name")
+    return str(name) if name else None
+
+
 def recent_intents(events: Sequence[Any], turns: int = RECENT_TURNS) -> list[str]:
-    """Intents of this session's last ``turns`` user messages, newest first."""
-    found: list[str] = []
-    for event in reversed(events):
+    """Intents of this session's last ``turns`` user messages, newest first.
+
+    Answers given inside a form (a code, an e-mail) are not turns of the conversation's
+    subject: «e quelle in archivio?» after the policies shown once the code was verified
+    still follows the policies."""
+    said: list[str] = []
+    form: str | None = None
+    for event in events:
         kind = _field(event, "type_name") or _field(event, "event")
         if kind == "session_started":
-            break
-        if kind != "user":
-            continue
-        intent = _field(event, "intent") or (_field(event, "parse_data") or {}).get("intent")
-        found.append(str((intent or {}).get("name") or ""))
-        if len(found) >= turns:
-            break
-    return found
+            said, form = [], None
+        elif kind == "active_loop":
+            form = _loop_name(event)
+        elif kind == "user" and form is None:
+            intent = _field(event, "intent") or (_field(event, "parse_data") or {}).get("intent")
+            said.append(str((intent or {}).get("name") or ""))
+    return said[::-1][:turns]
 
 
 def active_form(tracker: Any) -> str | None:
@@ -76,7 +92,8 @@ async def read_turn(agent: Any, sender_id: str, text: str) -> tuple[str, dict[st
     return text, context
 
 
-def _agent() -> Any:
+def process_agent() -> Any:
+    """Rasa's agent, when this process runs exactly one Sanic app (as under rasa run)."""
     from sanic import Sanic
 
     try:
@@ -87,11 +104,23 @@ def _agent() -> Any:
 
 def with_turn_context(
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
-    agent_of: Callable[[], Any] = _agent,
+    agent_of: Callable[[], Any] = process_agent,
+    max_chars: int | None = None,
 ) -> Callable[[UserMessage], Awaitable[Any]]:
-    """Wrap a channel's message handler: typed labels act as clicks, context goes to the NLU."""
+    """Wrap a channel's message handler: the text checked, typed labels act as clicks,
+    context goes to the NLU. ``max_chars`` defaults to the process's ``MAX_MESSAGE_CHARS``."""
+    limit = current_settings().max_message_chars if max_chars is None else max_chars
 
     async def handler(message: UserMessage) -> Any:
+        if isinstance(message.text, str):
+            checked = input_guard.check(message.text, limit)
+            if checked.refusal is not None:
+                log.info("message of %d characters refused on %s (limit %d)",
+                         len(message.text), message.input_channel, limit)
+                await message.output_channel.send_text_message(
+                    message.sender_id, checked.refusal)
+                return None
+            message.text = checked.text
         agent = agent_of()
         if agent is not None and isinstance(message.text, str):
             message.text, context = await read_turn(agent, message.sender_id, message.text)

@@ -8,6 +8,12 @@ short-lived identity token that ``actions/identity.py`` verifies (kind ``whatsap
 at once; the turn runs in the background and the replies go out through Twilio's async
 client, so a slow model or action never makes Twilio time out and retry.
 
+The conversation id is ``whatsapp:<E.164>`` (Twilio's own address for the sender, made from
+the verified ``From``): no other channel can name it (REST conversations are ``rest:...``),
+and replies addressed to it go to that phone number. Bodies are checked like every
+channel's (bot/channels/input_guard.py, through ``with_turn_context``): invalid characters
+removed, too long answered with the limit.
+
 Configuration (environment, read at startup; see docs/channels/whatsapp.md):
 
 * ``TWILIO_AUTH_TOKEN`` - checks the webhook signatures and authenticates the replies;
@@ -63,6 +69,7 @@ from actions.identity import (
 )
 from bot.channels.channel_state import ChannelState, channel_state_from_env
 from bot.channels.turn_context import with_turn_context
+from bot.settings import DEV_TWILIO_AUTH_TOKEN, Settings, current
 
 log = logging.getLogger(__name__)
 # The twilio client logs every request at INFO (URL, headers): keep that out of our logs.
@@ -77,7 +84,7 @@ MAX_FORM_FIELDS = 200
 
 # The fake Twilio API's test account (backend_stub/fake_twilio.py), used when none is set.
 DEV_ACCOUNT_SID = "AC" + "0" * 32
-DEV_AUTH_TOKEN = "fake-twilio-token"
+DEV_AUTH_TOKEN = DEV_TWILIO_AUTH_TOKEN  # public: bot/settings.py refuses it in production
 DEV_WHATSAPP_FROM = "whatsapp:+14155238886"  # Twilio's WhatsApp sandbox number
 DEFAULT_OUTBOX = "var/whatsapp_outbox.jsonl"
 PREFIX = "whatsapp:"
@@ -124,8 +131,6 @@ class WhatsAppSettings:
         base_url = (env.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None
         if (sid or token) and not (sid and token) and not base_url:
             raise ValueError("WhatsApp: set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
-        if token is None:
-            log.warning("TWILIO_AUTH_TOKEN not set: WhatsApp signatures use the dev token")
         # The number's own brand, else the deployment default (as actions/brands.py reads it).
         brand_env = "WHATSAPP_BRAND" if env.get("WHATSAPP_BRAND") else DEFAULT_BRAND_ENV
         brand_setting = env.get(brand_env) or BRANDS[0]
@@ -147,6 +152,11 @@ class WhatsAppSettings:
 def _with_prefix(number: str) -> str:
     number = number.strip()
     return number if number.startswith(PREFIX) else PREFIX + number
+
+
+def conversation_id(phone: str) -> str:
+    """``whatsapp:<E.164>``: the sender's conversation, which is also its Twilio address."""
+    return _with_prefix(phone)
 
 
 # --- small helpers -------------------------------------------------------------------
@@ -321,8 +331,9 @@ class WhatsAppOutput(OutputChannel):
         return "whatsapp"
 
     async def _deliver(self, recipient_id: str, text: str) -> bool:
+        # recipient_id is the conversation id, ``whatsapp:+39...``: Twilio's address as well.
         for part in split_message(text):
-            if not await self.sender.send(PREFIX + recipient_id, part):
+            if not await self.sender.send(_with_prefix(recipient_id), part):
                 return False  # the API is failing: the rest would only fail as well
         return True
 
@@ -335,10 +346,11 @@ class WhatsAppOutput(OutputChannel):
         if await self._deliver(recipient_id, numbered_choices(text, buttons)):
             options = [(str(b.get("title") or ""), str(b.get("payload") or b.get("title")))
                        for b in buttons]
-            await self.state.put_choices(recipient_id, options, BUTTONS_TTL_SECONDS)
+            await self.state.put_choices(_with_prefix(recipient_id), options,
+                                         BUTTONS_TTL_SECONDS)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self.sender.send(PREFIX + recipient_id, "", media_url=image)
+        await self.sender.send(_with_prefix(recipient_id), "", media_url=image)
 
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
@@ -372,7 +384,7 @@ class Inbound:
     """One verified WhatsApp message, reduced to what the assistant uses."""
 
     message_sid: str
-    phone: str  # E.164, the sender id
+    phone: str  # E.164; the conversation is whatsapp:<phone>
     body: str
     num_media: int
     location: bool
@@ -428,8 +440,13 @@ class WhatsAppInput(InputChannel):
         return cls(WhatsAppSettings.from_env())
 
     def __init__(
-        self, settings: WhatsAppSettings | None = None, state: ChannelState | None = None
+        self,
+        settings: WhatsAppSettings | None = None,
+        state: ChannelState | None = None,
+        deployment: Settings | None = None,
     ) -> None:
+        self.deployment = deployment or current()  # bot/settings.py: refused if unsafe
+        self.deployment.check_startup()
         self.settings = settings or WhatsAppSettings.from_env()
         self.validator = RequestValidator(self.settings.auth_token)
         self.sender: Sender = make_sender(self.settings)
@@ -477,25 +494,26 @@ class WhatsAppInput(InputChannel):
         """One turn, in the background; every failure ends in a log line, not a crash."""
         output = WhatsAppOutput(self.sender, self.state)
         who = mask_phone(inbound.phone)
+        conversation = conversation_id(inbound.phone)
         if inbound.location:  # a shared place (its label may come as Body): not for NLU
-            await output.send_text_message(inbound.phone, LOCATION_REPLY)
+            await output.send_text_message(conversation, LOCATION_REPLY)
             return
         if not inbound.body:
             if inbound.num_media:
-                await output.send_text_message(inbound.phone, MEDIA_REPLY)
+                await output.send_text_message(conversation, MEDIA_REPLY)
             else:
                 log.info("WhatsApp message %s from %s has no text: ignored",
                          inbound.message_sid, who)
             return
         text = inbound.body
-        options = await self.state.pop_choices(inbound.phone)  # answers the latest list only
+        options = await self.state.pop_choices(conversation)  # answers the latest list only
         if options:
             text = chosen_payload(text, options) or text
         try:
             message = UserMessage(
                 text,
                 output,
-                inbound.phone,
+                conversation,
                 input_channel=self.name(),
                 message_id=inbound.message_sid,
                 metadata=self.metadata(inbound),
@@ -503,7 +521,7 @@ class WhatsAppInput(InputChannel):
             await on_new_message(message)
         except Exception:
             log.exception("WhatsApp turn %s from %s failed", inbound.message_sid, who)
-            await output.send_text_message(inbound.phone, ERROR_REPLY)
+            await output.send_text_message(conversation, ERROR_REPLY)
 
     def enqueue(
         self, inbound: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -538,7 +556,8 @@ class WhatsAppInput(InputChannel):
     # --- HTTP -------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        on_new_message = with_turn_context(on_new_message)
+        on_new_message = with_turn_context(
+            on_new_message, max_chars=self.deployment.max_message_chars)
         hook = Blueprint("whatsapp_webhook", __name__)
 
         @hook.route("/", methods=["GET"])

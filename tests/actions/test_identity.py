@@ -13,9 +13,14 @@ from rasa_sdk import Tracker
 
 from actions.identity import (
     AUDIENCE,
+    CHANNEL_SECRET_ENV,
     CUSTOMER_SECRET_ENV,
     DEV_SECRETS,
+    ISSUER_CHANNEL,
     ISSUER_CUSTOMER,
+    ISSUER_STAFF,
+    MAX_LIFETIME_SECONDS,
+    STAFF_SECRET_ENV,
     STEP_UP_SLOT,
     Identity,
     identity_from_metadata,
@@ -184,6 +189,7 @@ def test_staff_role_and_agency_are_checked():
         "sub": "S-1",
         "role": "agency_employee",
         "agency": "AL-MI-001",
+        "iat": now,
         "exp": now + 600,
     }
     secret = DEV_SECRETS[STAFF_SECRET_ENV]
@@ -201,6 +207,7 @@ def test_whatsapp_channel_and_phone_are_checked():
         "aud": AUDIENCE,
         "channel": "whatsapp",
         "phone": PHONE,
+        "iat": int(time.time()),
         "exp": int(time.time()) + 600,
     }
     secret = DEV_SECRETS[CHANNEL_SECRET_ENV]
@@ -374,3 +381,169 @@ def test_mint_script_refuses_what_the_verifier_would_refuse(argv):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+# --- iat, lifetime by kind, tokens from the future ------------------------------------
+
+KIND_CLAIMS = {
+    "customer": ({"iss": ISSUER_CUSTOMER, "sub": "1", "brand": "alleanza"}, CUSTOMER_SECRET_ENV),
+    "staff": ({"iss": ISSUER_STAFF, "sub": "S-1", "role": "agency_employee",
+               "agency": "AL-MI-001"}, STAFF_SECRET_ENV),
+    "whatsapp": ({"iss": ISSUER_CHANNEL, "channel": "whatsapp", "phone": PHONE},
+                 CHANNEL_SECRET_ENV),
+}
+KINDS = sorted(KIND_CLAIMS)
+
+
+def token_of(kind: str, iat: float | None, exp: float) -> str:
+    claims, secret_env = KIND_CLAIMS[kind]
+    times = {"exp": int(exp)} if iat is None else {"iat": int(iat), "exp": int(exp)}
+    return sign({**claims, "aud": AUDIENCE, **times}, DEV_SECRETS[secret_env])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_needs_iat(kind):
+    now = time.time()
+    assert verify_token(token_of(kind, now, now + 300)).kind == kind
+    refused = verify_token(token_of(kind, None, now + 300))
+    assert refused.is_anonymous and refused.reason == "missing_claim"
+
+
+def test_lifetimes_by_kind():
+    assert MAX_LIFETIME_SECONDS == {"customer": HOUR, "staff": 8 * HOUR, "whatsapp": 600}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_token_may_not_live_longer_than_its_kind_allows(kind):
+    issued = time.time() - 10
+    longest = MAX_LIFETIME_SECONDS[kind]
+    assert verify_token(token_of(kind, issued, issued + longest)).kind == kind
+    refused = verify_token(token_of(kind, issued, issued + longest + 1))
+    assert refused.is_anonymous and refused.reason == "lifetime_too_long"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_old_iat_with_a_fresh_exp_is_still_too_long(kind):
+    """A key holder cannot keep a token alive by pushing exp: exp - iat counts."""
+    now = time.time()
+    old = verify_token(token_of(kind, now - 9 * HOUR, now + 60))
+    assert old.is_anonymous and old.reason == "lifetime_too_long"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_token_issued_in_the_future_is_refused(kind):
+    now = time.time()
+    future = verify_token(token_of(kind, now + 120, now + 300))
+    assert future.is_anonymous and future.reason == "not_yet_valid"
+    skewed = verify_token(token_of(kind, now + 10, now + 300))  # within the clock leeway
+    assert skewed.kind == kind
+
+
+@pytest.mark.parametrize("iat", ["yesterday", True, None])
+def test_iat_must_be_a_number(iat):
+    now = int(time.time())
+    claims = {**customer_claims(), "iat": iat, "exp": now + 60}
+    assert verify_token(sign(claims)).is_anonymous
+
+
+def test_the_minting_helpers_refuse_what_the_verifier_would_refuse():
+    with pytest.raises(ValueError, match="at most 60 minutes"):
+        mint_customer_token(1, "alleanza", ttl_minutes=61)
+    with pytest.raises(ValueError, match="at most 480 minutes"):
+        mint_staff_token("S-1", "agency_employee", "AL-MI-001", ttl_minutes=8 * 60 + 1)
+    with pytest.raises(ValueError, match="at most 10 minutes"):
+        mint_channel_assertion(PHONE, ttl_minutes=11)
+    for token in (mint_customer_token(1, "alleanza", ttl_minutes=60),
+                  mint_staff_token("S-1", "agency_employee", "AL-MI-001", ttl_minutes=480),
+                  mint_channel_assertion(PHONE)):
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert "iat" in claims and not verify_token(token).is_anonymous
+    # Expired on purpose (demo pages, tests): still minted, refused as expired.
+    assert verify_token(mint_customer_token(1, "alleanza", ttl_minutes=-5)).reason == "expired"
+
+
+def test_the_channels_mint_tokens_the_verifier_accepts():
+    """The WhatsApp channel and both demo pages mint their own: their lifetimes must fit."""
+    from bot.channels import socketio_jwt, staff, whatsapp
+
+    assert verify_token(whatsapp.mint_identity_token(PHONE, "cavita")).kind == "whatsapp"
+    assert whatsapp.TOKEN_TTL_SECONDS <= MAX_LIFETIME_SECONDS["whatsapp"]
+    demo_customer = mint_customer_token(1, "alleanza", socketio_jwt.DEMO_TOKEN_TTL_MINUTES)
+    assert verify_token(demo_customer).kind == "customer"
+    demo_staff = mint_staff_token("S-1", "agency_employee", "AL-MI-001",
+                                  staff.DEMO_TOKEN_TTL_MINUTES)
+    assert verify_token(demo_staff).kind == "staff"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--customer", "1", "--brand", "alleanza", "--ttl", "90"],
+    ["--whatsapp", PHONE, "--ttl", "30"],
+])
+def test_mint_script_refuses_lifetimes_too_long(argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
+def test_production_never_falls_back_to_the_development_secrets(monkeypatch):
+    token = mint_customer_token(1, "alleanza")  # signed with the public development secret
+    monkeypatch.setenv("ASSISTANT_ENV", "production")
+    assert verify_token(token).reason == "not_configured"
+    monkeypatch.setenv(CUSTOMER_SECRET_ENV, DEV_SECRETS[CUSTOMER_SECRET_ENV])
+    assert verify_token(token).reason == "not_configured"
+    monkeypatch.setenv(CUSTOMER_SECRET_ENV, "p" * 40)
+    assert verify_token(mint_customer_token(1, "alleanza")).kind == "customer"
+
+
+# --- brand: checked against the backend's customer record -----------------------------
+
+
+@pytest.fixture
+def on_backend(monkeypatch, backend):
+    """The actions pointed at the session's backend stub (README demo customers)."""
+    monkeypatch.setenv("BACKEND_URL", backend.url)
+    monkeypatch.setenv("BACKEND_API_KEY", backend.api_key)
+    return backend
+
+
+def _refusal_of(metadata: dict, action=None):
+    from actions.policies import ActionMostraPolizze
+    from tests.actions.helpers import make_tracker, run
+
+    return run(action or ActionMostraPolizze(), make_tracker(metadata))
+
+
+def test_a_token_of_the_other_brand_is_refused_like_an_invalid_one(on_backend, caplog):
+    """Customer 1 is Alleanza's Mario Rossi: a validly signed CA Vita token naming him
+    gets exactly the answer of a forged token, and none of his data."""
+    from actions.contacts import ActionMostraRecapitoDispositivo
+
+    forged = {"identity_token": mint_customer_token(1, "alleanza", secret="f" * 40),
+              "brand": "alleanza"}
+    other_brand = {"identity_token": mint_customer_token(1, "cavita"), "brand": "cavita"}
+    unknown = {"identity_token": mint_customer_token(999, "cavita"), "brand": "cavita"}
+    for action in (None, ActionMostraRecapitoDispositivo()):
+        expected = _refusal_of(forged, action)
+        assert [m.get("response") for m in expected[0]] == ["utter_identificazione_necessaria"]
+        with caplog.at_level(logging.WARNING):
+            assert _refusal_of(other_brand, action) == expected
+            assert _refusal_of(unknown, action) == expected
+    assert "reason=wrong_brand" in caplog.text
+
+
+def test_the_right_brand_still_sees_its_data(on_backend):
+    messages, _ = _refusal_of({"identity_token": mint_customer_token(1, "alleanza")})
+    assert messages[0]["response"] == "utter_polizze_attive" and "AL1" in str(messages)
+    messages, _ = _refusal_of({"identity_token": mint_customer_token(7, "cavita")})
+    assert messages[0]["response"] == "utter_polizze_attive" and "CV2" in str(messages)
+
+
+def test_a_whatsapp_step_up_is_checked_against_the_channel_brand(on_backend):
+    from actions.policies import ActionMostraPolizze
+    from tests.actions.helpers import make_tracker, run
+
+    sender = verify_token(mint_channel_assertion(PHONE, brand="cavita"))
+    slots = {STEP_UP_SLOT: step_up_marker(sender, 1)}  # customer 1 is Alleanza's
+    metadata = {"identity_token": mint_channel_assertion(PHONE, brand="cavita")}
+    messages, _ = run(ActionMostraPolizze(), make_tracker(metadata, slots))
+    assert [m.get("response") for m in messages] == ["utter_identificazione_necessaria"]

@@ -225,7 +225,7 @@ def test_reconnects_and_resumes_the_same_conversation(open_widget, save_screensh
     page = open_widget("alleanza")
     connected(page)
     first = page.evaluate("window.chat.sessionId")
-    assert first and first.startswith("anon-")
+    assert first and first.startswith("web:anon-")
     # The connection drops (as on a flaky mobile network): the status says so at once...
     shown, disabled = page.evaluate(
         "() => { window.chat.socket.io.engine.close();"

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,6 +155,21 @@ def whatsapp_post(
     if signature is not None:
         headers["X-Twilio-Signature"] = signature
     return requests.post(url, data=form, headers=headers, timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def development_settings(monkeypatch: pytest.MonkeyPatch,
+                         tmp_path: Path) -> Iterator[None]:
+    """Each test reads bot/settings.py afresh, from a development environment, and keeps
+    the WhatsApp channel's seen messages in its own file (never the clone's var/)."""
+    import bot.settings
+
+    for name in ("ASSISTANT_ENV", "MAX_MESSAGE_CHARS", "REST_SERVICE_TOKEN", "RASA_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CHANNEL_STATE_DB", str(tmp_path / "channel_state.sqlite3"))
+    bot.settings.reset()
+    yield
+    bot.settings.reset()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Channel memory: in-process by default, shared through a real Redis when REDIS_URL is set.
+"""Channel memory: a SQLite file (seen ids) by default, shared through a real Redis when
+REDIS_URL is set.
 
 The Redis tests use the server the machines run on 127.0.0.1:6379 (``TEST_REDIS_URL``
 overrides it) under a key prefix of their own, and skip, saying so, where none answers.
@@ -15,8 +16,10 @@ from collections.abc import Iterator
 import pytest
 
 from bot.channels.channel_state import (
+    DEFAULT_STATE_DB,
     MemoryChannelState,
     RedisChannelState,
+    SQLiteChannelState,
     TTLCache,
     channel_state_from_env,
 )
@@ -73,12 +76,98 @@ def test_memory_state_dedups_and_pops_choices_once():
     asyncio.run(scenario())
 
 
-def test_state_from_env_picks_redis_only_when_configured():
-    assert isinstance(channel_state_from_env("whatsapp", {}), MemoryChannelState)
-    assert isinstance(channel_state_from_env("whatsapp", {"REDIS_URL": " "}), MemoryChannelState)
+def test_state_from_env_picks_redis_only_when_configured(tmp_path):
+    default = channel_state_from_env("whatsapp", {})
+    assert isinstance(default, SQLiteChannelState) and default.path == DEFAULT_STATE_DB
+    assert DEFAULT_STATE_DB.parent.name == "var"
+    blank = channel_state_from_env("whatsapp", {"REDIS_URL": " ",
+                                                "CHANNEL_STATE_DB": str(tmp_path / "s.db")})
+    assert isinstance(blank, SQLiteChannelState) and blank.path == tmp_path / "s.db"
     state = channel_state_from_env("whatsapp", {"REDIS_URL": REDIS_URL, "REDIS_KEY_PREFIX": "x:"})
     assert isinstance(state, RedisChannelState)
     asyncio.run(state.close())
+
+
+def test_without_redis_a_replayed_message_after_a_restart_is_ignored(tmp_path):
+    path = tmp_path / "channel_state.sqlite3"
+
+    async def scenario() -> None:
+        before = SQLiteChannelState(path, "whatsapp")
+        assert await before.first_time("SM1", 60) is True
+        assert await before.first_time("SM1", 60) is False
+        await before.close()
+        after = SQLiteChannelState(path, "whatsapp")  # the process restarted
+        assert await after.first_time("SM1", 60) is False
+        assert await after.first_time("SM2", 60) is True
+        other = SQLiteChannelState(path, "sms")  # another channel's ids are its own
+        assert await other.first_time("SM1", 60) is True
+        for state in (after, other):
+            await state.close()
+
+    asyncio.run(scenario())
+
+
+def test_persisted_ids_expire_and_are_purged(tmp_path):
+    now = [1000.0]
+    path = tmp_path / "channel_state.sqlite3"
+
+    async def scenario() -> None:
+        state = SQLiteChannelState(path, "whatsapp", clock=lambda: now[0])
+        assert await state.first_time("SMold", 10) is True
+        now[0] += 11
+        assert await state.first_time("SMold", 10) is True  # expired: new again
+        now[0] += 100
+        assert await state.first_time("SMnew", 10) is True
+        await state.close()
+
+    asyncio.run(scenario())
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        keys = [key for (key,) in conn.execute("select key from seen_messages")]
+    assert keys == ["SMnew"]  # the expired ones are gone from the file
+
+
+def test_sqlite_choices_stay_in_memory_and_off_the_disk(tmp_path):
+    path = tmp_path / "channel_state.sqlite3"
+
+    async def scenario() -> None:
+        state = SQLiteChannelState(path, "whatsapp")
+        await state.first_time("SM1", 60)
+        await state.put_choices("whatsapp:+393331234567", [("Sì", "/affirm")], 60)
+        assert await state.pop_choices("whatsapp:+393331234567") == [("Sì", "/affirm")]
+        await state.close()
+
+    asyncio.run(scenario())
+    assert b"3331234567" not in path.read_bytes()
+
+
+def test_an_unusable_state_file_falls_back_to_memory(tmp_path):
+    state = SQLiteChannelState(tmp_path, "whatsapp")  # a directory: SQLite cannot open it
+
+    async def scenario() -> None:
+        assert await state.first_time("SM1", 60) is True
+        assert await state.first_time("SM1", 60) is False  # still deduplicated in-process
+        await state.close()
+
+    asyncio.run(scenario())
+
+
+def test_whatsapp_answers_a_replay_after_a_restart_once(
+    monkeypatch, tmp_path, whatsapp_env, whatsapp_server_factory, whatsapp_agent
+):
+    """A Twilio retry (or a replayed request) reaching the channel after Rasa restarted."""
+    monkeypatch.setenv("CHANNEL_STATE_DB", str(tmp_path / "channel_state.sqlite3"))
+    form = whatsapp_form(Body="ciao")
+    first = whatsapp_server_factory()
+    assert whatsapp_post(first.url, form).status_code == 200
+    whatsapp_agent.wait_for(1)
+    first.drain()
+    restarted = whatsapp_server_factory()  # a new process: its memory is empty
+    assert whatsapp_post(restarted.url, form).status_code == 200
+    restarted.drain()
+    time.sleep(0.3)
+    assert len(whatsapp_agent.messages) == 1
 
 
 @needs_redis

@@ -239,7 +239,7 @@ async def _session_and_message(server: ChatServer, auth: dict | None, text: str 
 def test_visitor_gets_a_server_made_conversation_and_replies(server: ChatServer) -> None:
     confirm, replies = run(_session_and_message(server, {"brand": "cavita"}))
     conversation = confirm["session_id"]
-    assert conversation.startswith("anon-") and conversation != "scelto-dal-browser"
+    assert conversation.startswith("web:anon-") and conversation != "scelto-dal-browser"
     assert confirm["customer"] is False and confirm["brand"] == "cavita"
     assert confirm["ticket"] == visitor_ticket(conversation)
     assert replies[0]["text"] == "Risposta di prova"
@@ -272,19 +272,29 @@ def test_client_metadata_and_session_id_never_reach_the_bot(server: ChatServer) 
     assert message.sender_id == confirm["session_id"]
 
 
-def test_long_messages_are_cut_and_blank_ones_ignored(server: ChatServer) -> None:
-    async def talk() -> None:
+def test_long_messages_get_the_limit_and_blank_ones_are_ignored(server: ChatServer) -> None:
+    """Over MAX_MESSAGE_CHARS: the widget is told the limit, nothing reaches Rasa (it used to
+    be cut silently and processed)."""
+    async def talk() -> list[dict]:
         client = Client(server)
         assert await client.connect({"brand": "alleanza"})
         await client.session()
         await client.sio.emit("user_uttered", {"message": "   "})
         await client.sio.emit("user_uttered", {"text": "senza message"})
-        await client.say("x" * 5000)
+        refused = await client.say("x" * 1001)
+        await client.say(" " + "y" * 1000 + " ")
         await client.close()
+        return refused
 
-    run(talk())
+    [reply] = run(talk())
+    assert reply["text"].startswith("Il messaggio è troppo lungo") and "1000" in reply["text"]
     (message,) = server.agent.messages
-    assert message.text == "x" * chat.MAX_MESSAGE_CHARS
+    assert message.text == "y" * 1000
+
+
+def test_conversation_ids_are_in_the_web_namespace(env: pytest.MonkeyPatch) -> None:
+    assert customer_conversation("alleanza", "1").startswith("web:web-")
+    assert session_for({"brand": "alleanza"}).conversation.startswith("web:anon-")
 
 
 # --- session persistence: the room is joined before session_confirm ---------------------
@@ -427,7 +437,7 @@ def test_a_visitor_resumes_only_with_the_signed_ticket(env: pytest.MonkeyPatch) 
     assert forged.conversation != first.conversation
     customer_id = customer_conversation("alleanza", "1")
     stolen = session_for({"conversation": customer_id, "ticket": visitor_ticket(customer_id)})
-    assert stolen.conversation.startswith("anon-")  # a customer's conversation: never
+    assert stolen.conversation.startswith("web:anon-")  # a customer's conversation: never
     off = session_for({"conversation": first.conversation, "ticket": ticket}, resumable=False)
     assert off.conversation != first.conversation
 

@@ -21,7 +21,7 @@ from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 
 from actions.identity import ALGORITHM, AUDIENCE, ISSUER_STAFF, verify_token
-from bot.channels.staff import MAX_MESSAGE_CHARS, StaffInput
+from bot.channels.staff import StaffInput
 from scripts.mint_token import mint_customer_token, mint_staff_token
 
 Sanic.test_mode = True  # several apps start in one process (see tests/channels/conftest.py)
@@ -156,7 +156,7 @@ def test_a_verified_staff_message_reaches_rasa_with_derived_id_and_metadata(
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = response.json()
-    assert body["conversation_id"] == "staff-AL-MI-001-S-042"
+    assert body["conversation_id"] == "staff:AL-MI-001:S-042"
     assert body["staff"] == {"id": "S-042", "agency": "AL-MI-001", "role": "agency_employee"}
     assert body["messages"] == [
         {"text": "Mario Rossi (cliente 1): ..."},
@@ -164,7 +164,7 @@ def test_a_verified_staff_message_reaches_rasa_with_derived_id_and_metadata(
     ]
     [message] = agent.messages
     assert message.text == f"polizze del cliente {MARIO_CF}"
-    assert message.sender_id == "staff-AL-MI-001-S-042"
+    assert message.sender_id == "staff:AL-MI-001:S-042"
     assert message.input_channel == "staff"
     assert message.metadata == {"identity_token": token, "brand": "alleanza"}
     assert verify_token(message.metadata["identity_token"]).staff_id == "S-042"
@@ -176,12 +176,12 @@ def test_client_chosen_sender_and_metadata_are_ignored(
     token = staff_token("CV-PR-0101", "S-7")
     body = {
         "message": "recapiti di +39 333 1234567",
-        "sender": "staff-AL-MI-001-S-042",
+        "sender": "staff:AL-MI-001:S-042",
         "metadata": {"identity_token": staff_token(), "brand": "alleanza", "agency": "AL-MI-001"},
     }
     assert server.post(body, token).status_code == 200
     [message] = agent.messages
-    assert message.sender_id == "staff-CV-PR-0101-S-7"
+    assert message.sender_id == "staff:CV-PR-0101:S-7"
     assert message.metadata == {"identity_token": token, "brand": "cavita"}  # from the agency
 
 
@@ -192,7 +192,7 @@ def test_each_staff_member_has_a_conversation_of_their_own(
     server.post({"message": "ciao"}, staff_token(staff_id="S-2"))
     server.post({"message": "ciao"}, staff_token("AL-NA-002", staff_id="S-1"))
     assert [m.sender_id for m in agent.messages] == [
-        "staff-AL-MI-001-S-1", "staff-AL-MI-001-S-2", "staff-AL-NA-002-S-1"]
+        "staff:AL-MI-001:S-1", "staff:AL-MI-001:S-2", "staff:AL-NA-002:S-1"]
 
 
 # --- refusals ---------------------------------------------------------------------------
@@ -238,13 +238,25 @@ def test_a_customer_token_is_403(server: StaffServer, agent: RecordingAgent) -> 
     (b'{"text": "ciao"}', "invalid_request", 400),
     (b'{"message": 42}', "invalid_request", 400),
     (b'{"message": "   "}', "empty_message", 400),
-    (('{"message": "' + "a" * (MAX_MESSAGE_CHARS + 1) + '"}').encode(), "message_too_long", 413),
     (b'{"message": "' + b"a" * 20000 + b'"}', "message_too_long", 413),
 ])
 def test_bad_bodies_are_4xx_with_a_code(server: StaffServer, agent: RecordingAgent, raw, code,
                                         status) -> None:
     assert error_of(server.post(None, staff_token(), raw=raw))[:2] == (status, code)
     assert agent.messages == []
+
+
+def test_a_message_over_the_limit_is_answered_with_the_limit_and_not_processed(
+    server: StaffServer, agent: RecordingAgent
+) -> None:
+    """Like on every channel: the reply says the limit, the message never reaches Rasa."""
+    response = server.post({"message": "a" * 1001}, staff_token())
+    assert response.status_code == 200
+    [reply] = response.json()["messages"]
+    assert reply["text"].startswith("Il messaggio è troppo lungo") and "1000" in reply["text"]
+    assert agent.messages == []
+    assert server.post({"message": "a" * 1000}, staff_token()).status_code == 200
+    assert len(agent.messages) == 1
 
 
 def test_a_failing_turn_is_a_short_italian_500_and_logs_nothing_personal(

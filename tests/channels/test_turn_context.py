@@ -76,3 +76,11 @@ def test_a_sentence_gets_the_recent_intents_and_the_form_in_progress():
 
 def test_a_store_that_is_down_costs_the_context_not_the_message():
     assert _run(None, "come lo cambio?", down=True) == [("come lo cambio?", None)]
+
+
+def test_answers_inside_a_form_are_not_turns_of_the_subject():
+    events = [_user("mi fate vedere le polizze", "le_mie_polizze"), ActiveLoop("step_up_form"),
+              BotUttered("Scrivi il codice"), _user("332356", "nlu_fallback"),
+              BotUttered("Non corretto"), _user("aspetta", "esitazione"),
+              _user("332355", "nlu_fallback"), ActiveLoop(None), BotUttered("Ecco le polizze")]
+    assert recent_intents(events) == ["le_mie_polizze"]

@@ -60,7 +60,7 @@ def test_valid_message_is_one_turn_and_the_reply_reaches_twilio(
     assert response.text == TWIML
     [message] = whatsapp_agent.wait_for(1)
     assert message.text == "Ciao, come pago?"
-    assert message.sender_id == PHONE  # without the "whatsapp:" prefix
+    assert message.sender_id == TO  # the channel's namespace: whatsapp:<E.164>
     assert message.input_channel == "whatsapp"
     [sent] = whatsapp_env.wait_for(1)
     assert sent["from"] == WHATSAPP_FROM
@@ -313,7 +313,7 @@ def test_buttons_are_remembered_per_sender(whatsapp_server, whatsapp_agent, what
     whatsapp_post(whatsapp_server.url, whatsapp_form(Body="1"))
     messages = whatsapp_agent.wait_for(3)
     by_sender = {(m.sender_id, m.text) for m in messages[1:]}
-    assert by_sender == {("+393470000001", "1"), (PHONE, "/affirm")}
+    assert by_sender == {(other, "1"), (TO, "/affirm")}
 
 
 def test_turns_of_one_sender_keep_their_order(whatsapp_server, whatsapp_agent, whatsapp_env):
@@ -326,6 +326,25 @@ def test_turns_of_one_sender_keep_their_order(whatsapp_server, whatsapp_agent, w
     whatsapp_env.wait_for(3)
     assert [m["body"] for m in whatsapp_env.messages] == [
         "Hai scritto: primo", "Hai scritto: secondo", "Hai scritto: terzo"]
+
+
+# --- input limits (bot/channels/input_guard.py) ------------------------------------------
+
+
+def test_a_body_over_the_limit_is_answered_on_whatsapp_and_not_processed(
+    whatsapp_server, whatsapp_agent, whatsapp_env
+):
+    assert whatsapp_post(whatsapp_server.url, whatsapp_form(Body="a" * 1001)).status_code == 200
+    [sent] = whatsapp_env.wait_for(1)
+    assert sent["to"] == TO  # the reply goes to the phone number
+    assert sent["body"].startswith("Il messaggio è troppo lungo: ") and "1000" in sent["body"]
+    settle(whatsapp_server)
+    assert whatsapp_agent.messages == []
+
+
+def test_control_characters_are_removed_from_a_body(whatsapp_server, whatsapp_agent):
+    whatsapp_post(whatsapp_server.url, whatsapp_form(Body="come\x00 pago\x1b la rata?"))
+    assert whatsapp_agent.wait_for(1)[0].text == "come pago la rata?"
 
 
 # --- identity ---------------------------------------------------------------------------

@@ -95,6 +95,7 @@ def running_stack(
         "BACKEND_DATABASE_URL": f"sqlite:///{workdir}/backend.sqlite3",
         "SMS_OUTBOX_PATH": str(workdir / "sms_outbox.jsonl"),
         "RASA_TRACKER_DB": str(workdir / "tracker.sqlite3"),
+        "CHANNEL_STATE_DB": str(workdir / "channel_state.sqlite3"),
         **(extra_env or {}),
     }
     log = workdir / "run.log"
