@@ -197,7 +197,8 @@ class ActionAvviaRichiestaAgenzia(Action):
             # «posso fare un versamento aggiuntivo?», «devo denunciare un sinistro» (or anybody
             # not logged in): first how it works, with the button that sends the request (the
             # policy number is kept). «vorrei il riscatto parziale della CV…» starts it.
-            dispatcher.utter_message(response=FAQ_BY_TOPIC[topic])
+            if not await self._refused_at_once(dispatcher, tracker, kind, number):
+                dispatcher.utter_message(response=FAQ_BY_TOPIC[topic])
             return [SlotSet("policy_number", number), SlotSet("step_up_required", False),
                     SlotSet("sr_start", False)]
         events = [
@@ -209,6 +210,25 @@ class ActionAvviaRichiestaAgenzia(Action):
         if not access.allowed:
             return events + access.events
         return events + access.events + [SlotSet("sr_start", True)]
+
+    @staticmethod
+    async def _refused_at_once(dispatcher, tracker, kind, number) -> bool:
+        """«posso fare un versamento aggiuntivo sulla CV…?» on a policy that does not allow it:
+        the refusal instead of how it works (the backend's dry run decides)."""
+        customer_id = personal_data_customer(identity_from_tracker(tracker), dict(tracker.slots))
+        if kind not in KINDS or not number or customer_id is None:
+            return False
+        try:
+            await BackendClient().create_service_request(
+                customer_id, kind=kind, details={}, policy_number=number, dry_run=True)
+        except BackendUnavailable:
+            return False  # how it works still helps; the form reports the outage later
+        except BackendRefused as refusal:
+            if refusal.code in ("policy_not_owned", "invalid_policy_number"):
+                return False
+            explain_service_refusal(dispatcher, refusal, kind)
+            return True
+        return False
 
 
 DATE_WORDS = r"(data|giorno|quando|il \d{1,2})"

@@ -60,12 +60,20 @@ HOLD = re.compile(
     r"fammi (vedere|controllare|cercare|pensare|guardare)|sto (cercando|guardando|controllando)|"
     r"lo (cerco|controllo|guardo)|vediamo|ci (devo )?pens\w*|un attimino)\b"
 )
+# Stopping for now, said outright: wins over a hold in the same message («mmm no lascia
+# stare», «ci penso e ti riscrivo»).
 DEFER = re.compile(
-    r"(lascia(mo)? (stare|perdere)|per ora no|per adesso no|non ora|non adesso|"
-    r"ti faccio sapere|ci penso e ti|piu tardi|magari dopo|un altra volta|in un altro momento|"
-    r"(devo|vado a|prima devo) (cercar|prender|recuperar|controllar|trovar|chieder)\w*|"
-    r"non (ce l ho|l ho|ho) (qui|sotto mano|a portata)|"
-    r"(ripasso|torno|riprendo|riscrivo|rifaccio|riprovo) (dopo|piu tardi|domani|un altra volta))"
+    r"(lasci\w* (stare|perdere)|per ora no|per adesso no|non ora|non adesso|"
+    r"ti faccio sapere|ci penso e ti|ci ho ripensato|piu tardi|magari dopo|un altra volta|"
+    r"in un altro momento|non (mi )?interessa piu|"
+    r"(ripasso|torno|riprendo|riscrivo|rifaccio|riprovo|ti riscrivo) ?(dopo|piu tardi|domani|"
+    r"un altra volta|$))"
+)
+# Going to fetch something: a stop unless the message is a hold («aspetta, devo cercare
+# il numero» waits).
+DEFER_TO_FETCH = re.compile(
+    r"((devo|vado a|prima devo) (cercar|prender|recuperar|controllar|trovar|chieder)\w*|"
+    r"non (ce l ho|l ho|ho) (qui|sotto mano|a portata))"
 )
 CORRECTION_START = re.compile(
     r"^(scusa\w*|no|anzi|cambia\w*|correggi|modific\w*|ho sbagliato|volevo dire|errore|"
@@ -222,9 +230,9 @@ class GuidedForm(FormValidationAction):
         # «aspetta, ma l'OTP di quante cifre è?» is a question, not a hold.
         holds = (not has_value and count <= MAX_HOLD_WORDS and bool(HOLD.match(words))
                  and "?" not in text)
-        if wants_to_cancel(tracker) or (
-            not has_value and count <= MAX_DEFER_WORDS and DEFER.search(words) and not holds
-        ):
+        defers = not has_value and count <= MAX_DEFER_WORDS and (
+            bool(DEFER.search(words)) or (bool(DEFER_TO_FETCH.search(words)) and not holds))
+        if wants_to_cancel(tracker) or defers:
             return self.suspend(dispatcher, tracker)
         if holds:
             dispatcher.utter_message(response="utter_modulo_attendo")

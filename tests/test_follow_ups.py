@@ -71,6 +71,7 @@ def test_the_component_moves_the_follow_up_to_the_top_of_the_ranking():
 
 @pytest.mark.parametrize("text,context", [
     ("come lo cambio?", {"recent_intents": ["mio_recapito_dispositivo"], "form": "support_form"}),
+    ("subito un altro", {"recent_intents": ["richiedi_nuovo_codice"], "form": "support_form"}),
     ("/faq_accesso", {"recent_intents": ["mio_recapito_dispositivo"]}),
     ("come lo cambio?", None),
 ])
@@ -119,3 +120,45 @@ def test_when_the_classifier_keeps_its_reading(text, reading, confidence, kept):
 def test_payment_and_registration_follow_ups(recent, text, expected):
     found = TOPICS.follow_up(text, recent)
     assert found is not None and found[1] == expected
+
+
+def test_inside_the_step_up_the_code_is_the_subject():
+    found = TOPICS.follow_up("subito un altro", [], form="step_up_form")
+    assert found is not None and found[1] == "richiedi_nuovo_codice"
+    recent = ["richiedi_nuovo_codice"]
+    assert TOPICS.follow_up("subito un altro", recent, form="support_form") is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("qual e il recapito dispositivo della ditta?", "mio_recapito_dispositivo"),
+    ("che numero e il mio recapito dispositivo", "mio_recapito_dispositivo"),
+    ("che cos e il recapito dispositivo", None),
+    ("qual e la funzione del recapito dispositivo, a cosa serve?", None),
+])
+def test_asking_for_a_value_is_the_customers_own_data(text, expected):
+    assert TOPICS.across_boundary(text, "faq_recapito_dispositivo") == expected
+    message = _message(text, None, intent="faq_recapito_dispositivo", confidence=0.95)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == (expected or "faq_recapito_dispositivo")
+
+
+@pytest.mark.parametrize("recent,text,expected", [
+    (["faq_codice_verifica"], "ok e se lo sbaglio?", "faq_codice_errato"),
+    (["faq_codice_non_ricevuto"], "sono all estero, puo essere per quello?",
+     "faq_codice_non_ricevuto"),
+    (["faq_recapito_dispositivo_modifica"], "e dall app?", "faq_recapito_dispositivo_modifica"),
+    (["le_mie_polizze"], "nn trovo pero i documenti di quella vecchia", "faq_polizza_non_visibile"),
+    (["paga_rata"], "quindi come si cambia modalita di pagamento?", "faq_pagamento_sdd"),
+    (["faq_dove_pagare"], "AL10000004", "paga_rata"),
+])
+def test_more_follow_ups(recent, text, expected):
+    found = TOPICS.follow_up(text, recent)
+    assert found is not None and found[1] == expected
+
+
+def test_a_requests_faq_with_a_policy_number_is_the_request():
+    text = "devo sospendere la copertura della polizza AL10000001"
+    faq = "faq_sospensione_riattivazione"
+    assert TOPICS.across_boundary(text, faq) == "invia_richiesta_agenzia"
+    assert TOPICS.across_boundary("come si sospende la copertura?",
+                                  "faq_sospensione_riattivazione") is None

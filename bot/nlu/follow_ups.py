@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
@@ -56,6 +56,16 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Boundary:
+    """``source`` read as ``target`` when the message matches ``when`` and not ``unless``."""
+
+    source: str
+    target: str
+    when: re.Pattern[str]
+    unless: re.Pattern[str]
+
+
+@dataclass(frozen=True)
 class Topics:
     topics: tuple[Topic, ...]
     carry_over: frozenset[str]
@@ -66,6 +76,8 @@ class Topics:
     trust_above_with_reference: float = 1.01
     weak_readings: frozenset[str] = frozenset()
     references: re.Pattern[str] = re.compile("(?!)")
+    forms: Dict[str, str] = field(default_factory=dict)
+    boundaries: tuple[Boundary, ...] = ()
 
     @classmethod
     def load(cls, path: Path = TOPICS_FILE) -> Topics:
@@ -90,7 +102,25 @@ class Topics:
             trust_above_with_reference=float(raw.get("trust_above_with_reference") or 1.01),
             weak_readings=frozenset(raw.get("weak_readings") or ()),
             references=re.compile("|".join(raw.get("references") or ["(?!)"])),
+            forms={str(k): str(v) for k, v in (raw.get("forms") or {}).items()},
+            boundaries=tuple(
+                Boundary(str(b["from"]), str(b["to"]), re.compile("|".join(b["when"])),
+                         re.compile("|".join(b.get("unless") or ["(?!)"])))
+                for b in raw.get("boundaries") or ()),
         )
+
+    def form_topic(self, form: str) -> Topic | None:
+        """The subject a form in progress keeps open, if any."""
+        name = self.forms.get(form)
+        return next((t for t in self.topics if t.name == name), None)
+
+    def across_boundary(self, text: str, intent: str | None) -> str | None:
+        """The neighbour ``intent`` should be read as, when the wording says so."""
+        words = plain_text(text)
+        for b in self.boundaries:
+            if b.source == intent and b.when.search(words) and not b.unless.search(words):
+                return b.target
+        return None
 
     def keeps(self, text: str, intent: str | None, confidence: float) -> bool:
         """Whether the classifier's own reading stands, before any follow-up is looked up."""
@@ -114,12 +144,19 @@ class Topics:
                 found.append(topic)
         return found
 
-    def follow_up(self, text: str, recent_intents: Sequence[str]) -> tuple[Topic, str] | None:
-        """(topic, intent) when ``text`` is a follow-up on a subject still open."""
+    def follow_up(self, text: str, recent_intents: Sequence[str],
+                  form: str | None = None) -> tuple[Topic, str] | None:
+        """(topic, intent) when ``text`` is a follow-up on a subject still open: the form's
+        own subject inside a form, the recent answers' subjects otherwise."""
         words = plain_text(text)
         if not words or len(words.split()) > self.max_words or self.never_when.search(words):
             return None
-        for topic in self.open_topics(recent_intents):
+        if form:
+            own = self.form_topic(form)
+            candidates = [own] if own else []
+        else:
+            candidates = self.open_topics(recent_intents)
+        for topic in candidates:
             names_other = bool(self.other_subjects.search(words)) or any(
                 other.names.search(words) for other in self.topics if other is not topic)
             if names_other and not topic.names.search(words):
@@ -130,13 +167,15 @@ class Topics:
         return None
 
 
-def recent_intents_of(message: Message) -> List[str]:
-    """The channel's context (newest first); none inside a form, whose questions lead."""
+def context_of(message: Message) -> tuple[List[str], str | None]:
+    """The channel's context: recent intents (newest first) and the form in progress."""
     context = (message.get("metadata") or {}).get("context")
-    if not isinstance(context, dict) or context.get("form"):
-        return []
+    if not isinstance(context, dict):
+        return [], None
     recent = context.get("recent_intents")
-    return [str(i) for i in recent if i] if isinstance(recent, list) else []
+    form = context.get("form")
+    return ([str(i) for i in recent if i] if isinstance(recent, list) else [],
+            str(form) if form else None)
 
 
 @DefaultV1Recipe.register(
@@ -165,13 +204,21 @@ class FollowUpResolver(GraphComponent):
         if text.startswith("/"):
             return  # a button names its own intent
         reading = message.get(INTENT) or {}
-        if self.topics.keeps(text, reading.get("name"),
-                             float(reading.get("confidence") or 0.0)):
-            return  # the message is clear on its own
-        found = self.topics.follow_up(text, recent_intents_of(message))
-        if found is None:
+        found = None
+        if not self.topics.keeps(text, reading.get("name"),
+                                 float(reading.get("confidence") or 0.0)):
+            found = self.topics.follow_up(text, *context_of(message))
+        if found is not None:
+            topic, intent = found
+            self._choose(message, intent, {"topic": topic.name})
             return
-        topic, intent = found
+        neighbour = self.topics.across_boundary(text, reading.get("name"))
+        if neighbour is not None:
+            self._choose(message, neighbour, {"boundary": reading.get("name")})
+
+    @staticmethod
+    def _choose(message: Message, intent: str, why: Dict[str, Any]) -> None:
+        """``intent`` on top at RESOLVED_CONFIDENCE, the classifier's ranking below it."""
         ranking = [dict(r) for r in message.get(INTENT_RANKING_KEY) or []
                    if r.get("name") != intent]
         rest = sum(float(r.get("confidence") or 0.0) for r in ranking) or 1.0
@@ -180,4 +227,4 @@ class FollowUpResolver(GraphComponent):
         chosen = {"name": intent, "confidence": RESOLVED_CONFIDENCE}
         message.set(INTENT, chosen, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
-        message.set("follow_up", {"topic": topic.name}, add_to_output=True)
+        message.set("follow_up", why, add_to_output=True)

@@ -249,3 +249,13 @@ def test_policy_numbers_are_read_as_people_write_them():
         assert policy_in(text) in ("CV20000002", "AL10000001"), text
     assert policy_in("CV 2000 00021") is None
     assert policy_in("telefono 3401231234") is None
+
+
+def test_a_question_on_a_policy_that_does_not_allow_the_request_gets_the_refusal():
+    tracker = make_tracker(customer_metadata(7, "cavita"), {"brand": "cavita"},
+                           text="posso fare un versamento aggiuntivo sulla CV20000002?",
+                           intent="invia_richiesta_agenzia")
+    messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
+    assert "utter_faq_versamento_aggiuntivo" not in responses(messages)
+    assert slots_of(events)["sr_start"] is False
+    assert any("versament" in render(m, "cavita").lower() for m in messages)

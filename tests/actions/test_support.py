@@ -170,3 +170,16 @@ def test_holds_wait_and_questions_are_answered(text, intent, said):
     assert responses(messages) == said
     slots = slots_of(events)
     assert slots["support_reason"] is None and "form_failures" not in slots
+
+
+@pytest.mark.parametrize("text", ["mmm no lascia stare, pago dal sito", "ci penso e ti riscrivo",
+                                  "no niente, lascio perdere"])
+def test_stopping_for_now_wins_over_the_hold_it_starts_with(text):
+    tracker = make_tracker(None, {"support_reason": "navigazione", "support_email": text,
+                                  "requested_slot": "support_email"},
+                           text=text, intent="esitazione", active_loop="support_form")
+    tracker.events.append({"event": "slot", "name": "support_email", "value": text})
+    messages, events = run(ValidateSupportForm(), tracker, DOMAIN)
+    assert responses(messages) == ["utter_modulo_sospeso"]
+    slots = slots_of(events)
+    assert slots["form_aborted"] is True and "navigazione" in slots["modulo_sospeso"]

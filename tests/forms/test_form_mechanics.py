@@ -9,6 +9,7 @@ import pytest
 
 from actions.form_base import (
     DEFER,
+    DEFER_TO_FETCH,
     HOLD,
     Answer,
     GuidedForm,
@@ -47,10 +48,13 @@ def test_holds(text, held):
     ("ci penso e ti faccio sapere", True), ("non ce l'ho qui, torno dopo", True),
     ("un attimo che ci penso", False),
     ("riprovo più tardi", True), ("per ora no", True),
+    ("ci penso e ti riscrivo", True), ("mmm no lascia stare, pago dal sito", True),
+    ("no niente, lascio perdere il riscatto", True), ("ci ho ripensato", True),
     ("il rubinetto ha allagato la cucina ieri sera", False), ("500 euro", False),
 ])
 def test_deferrals(text, deferred):
-    assert bool(DEFER.search(words_of(text))) is deferred
+    words = words_of(text)
+    assert bool(DEFER.search(words) or DEFER_TO_FETCH.search(words)) is deferred
 
 
 @pytest.mark.parametrize("text,ok", [
