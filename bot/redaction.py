@@ -39,6 +39,13 @@ SECRET_KEY_RE = re.compile(r"token|secret|passw|jwt|authori[sz]ation|cookie|api_
 CODE_SLOTS = frozenset({"step_up_code", "pay_otp"})
 # Slots holding a signed marker (actions/identity.py step_up_marker).
 TOKEN_SLOTS = frozenset({"identity_step_up"})
+# Slots holding the backend's own identifiers or the form's bookkeeping: never personal,
+# and a masked id breaks the next call («ab12…» of a challenge id looks like an IBAN).
+OPAQUE_SLOTS = frozenset({
+    "step_up_challenge", "payment_challenge", "step_up_customer", "step_up_pending_action",
+    "step_up_code_length", "pay_installments", "requested_slot", "policy_number", "sr_kind",
+    "support_reason", "pay_method",
+})
 # Slots holding a message's metadata (Rasa's own, set at session start).
 METADATA_SLOTS = frozenset({"session_started_metadata"})
 # Slots a form reads again on a later turn whose values are personal: masked in the event
@@ -143,8 +150,8 @@ def redact_metadata(metadata: Any) -> Any:
 
 def redact_slot(name: Any, value: Any) -> Any:
     """What a slot's value may look like on disk."""
-    if value is None:
-        return None
+    if value is None or name in OPAQUE_SLOTS:
+        return value
     if name in CODE_SLOTS:
         return mask_digits(value) if isinstance(value, str) else value
     if name in TOKEN_SLOTS:

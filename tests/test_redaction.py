@@ -126,3 +126,13 @@ def test_every_slot_named_by_the_rules_exists_in_the_domain():
     named = CODE_SLOTS | TOKEN_SLOTS | LIVE_SLOTS | {"step_up_customer"}
     assert named - slots == set()
     assert METADATA_SLOTS == {"session_started_metadata"}  # Rasa's own slot
+
+
+def test_backend_identifiers_in_slots_are_never_masked():
+    from bot.redaction import redact_slot
+
+    challenge = "ab12cd34ef56ab78cd90ef12ab34cd56"  # 32 hex characters, IBAN-shaped
+    assert redact_slot("payment_challenge", challenge) == challenge
+    assert redact_slot("step_up_challenge", challenge) == challenge
+    assert redact_slot("pay_installments", "id:12,id:13") == "id:12,id:13"
+    assert redact_slot("sr_iban", "IT60X0542811101000000123456") != "IT60X0542811101000000123456"
