@@ -162,3 +162,16 @@ def test_a_requests_faq_with_a_policy_number_is_the_request():
     assert TOPICS.across_boundary(text, faq) == "invia_richiesta_agenzia"
     assert TOPICS.across_boundary("come si sospende la copertura?",
                                   "faq_sospensione_riattivazione") is None
+
+
+def test_a_request_and_its_faq_close_together_are_one_reading_with_a_policy_number():
+    message = Message(data={"text": "come si fa a chiedere il riscatto della polizza AL10000001?",
+                            "metadata": {}})
+    message.set(INTENT, {"name": "invia_richiesta_agenzia", "confidence": 0.45})
+    message.set(INTENT_RANKING_KEY, [{"name": "invia_richiesta_agenzia", "confidence": 0.45},
+                                     {"name": "faq_riscatto", "confidence": 0.43},
+                                     {"name": "faq_sinistro", "confidence": 0.12}])
+    FollowUpResolver(TOPICS).process([message])
+    ranking = message.get(INTENT_RANKING_KEY)
+    assert message.get(INTENT)["name"] == "invia_richiesta_agenzia"
+    assert ranking[0]["confidence"] - ranking[1]["confidence"] > 0.5

@@ -215,6 +215,14 @@ class FollowUpResolver(GraphComponent):
         neighbour = self.topics.across_boundary(text, reading.get("name"))
         if neighbour is not None:
             self._choose(message, neighbour, {"boundary": reading.get("name")})
+            return
+        # Two close readings that this wording makes one («come si chiede il riscatto della
+        # AL…?»: the request and its FAQ) are no ambiguity for the fallback to ask about.
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        if len(ranking) >= 2 and reading.get("name") == ranking[0].get("name"):
+            second = str(ranking[1].get("name") or "")
+            if self.topics.across_boundary(text, second) == reading.get("name"):
+                self._choose(message, str(reading.get("name")), {"boundary": second})
 
     @staticmethod
     def _choose(message: Message, intent: str, why: Dict[str, Any]) -> None:
