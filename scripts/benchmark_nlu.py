@@ -93,12 +93,23 @@ async def predict(model: Path, texts: List[str]) -> Tuple[List[str], List[Tuple]
     return await predict_with(Agent.load(str(model)), texts)
 
 
-async def predict_with(agent: Any, texts: List[str]) -> Tuple[List[str], List[Tuple], List[float]]:
-    """:func:`predict` with an agent already loaded (several held-out files, one load)."""
+async def predict_with(agent: Any, texts: List[str],
+                       metadata: List[dict] | None = None,
+                       ) -> Tuple[List[str], List[Tuple], List[float]]:
+    """:func:`predict` with an agent already loaded (several held-out files, one load).
+
+    ``metadata`` per text is what the channel would pass (a staff identity for staff
+    questions: the pipeline's channel scope keeps staff intents for staff only)."""
+    from rasa.core.channels.channel import UserMessage
+
     predicted, raw, latencies = [], [], []
-    for text in texts:
+    for index, text in enumerate(texts):
         started = time.perf_counter()
-        parsed = await agent.parse_message(text)
+        if metadata and metadata[index]:
+            parsed = await agent.processor.parse_message(
+                UserMessage(text, metadata=metadata[index]))
+        else:
+            parsed = await agent.parse_message(text)
         latencies.append((time.perf_counter() - started) * 1000)
         intent = parsed["intent"]["name"]
         if intent == "faq":  # retrieval variant: the response selector names the FAQ

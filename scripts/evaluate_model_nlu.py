@@ -61,14 +61,25 @@ def report(name: str, gold: List[str], predicted: List[str]) -> Dict[str, object
     return result
 
 
+def staff_metadata() -> Dict[str, str]:
+    """What the staff channel passes with a message: a staff identity of one agency."""
+    sys.path.insert(0, str(ROOT))
+    from scripts.mint_token import mint_staff_token
+
+    return {"identity_token": mint_staff_token("EVAL-1", "agency_employee", "AL-MI-001")}
+
+
 async def evaluate(model: Path, heldout: List[Path]) -> List[Dict[str, object]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))  # once for every file
+    staff = staff_metadata()
     results = []
     for path in heldout:
         examples = load_examples(path)
-        predicted, _, _ = await predict_with(agent, [t for t, _ in examples])
+        # Staff questions come through the staff channel, with a staff identity.
+        metadata = [staff if intent.startswith("staff_") else {} for _, intent in examples]
+        predicted, _, _ = await predict_with(agent, [t for t, _ in examples], metadata)
         results.append(report(path.name, [i for _, i in examples], predicted))
     return results
 
