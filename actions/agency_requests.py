@@ -178,6 +178,23 @@ def reset_events() -> List[EventType]:
     ]
 
 
+NOT_THEIRS = ("policy_not_owned", "invalid_policy_number")
+
+
+async def dry_run_refusal(customer_id: str | None, kind: str | None,
+                          number: str | None) -> BackendRefused | None:
+    """The backend's refusal of ``kind`` on that policy (a dry run: nothing is created), or
+    None when it applies or there is nothing to ask yet. BackendUnavailable propagates."""
+    if kind not in KINDS or not number or number == ABORTED or customer_id is None:
+        return None
+    try:
+        await BackendClient().create_service_request(
+            customer_id, kind=kind, details={}, policy_number=number, dry_run=True)
+    except BackendRefused as refusal:
+        return refusal
+    return None
+
+
 class ActionAvviaRichiestaAgenzia(Action):
     def name(self) -> str:
         return "action_avvia_richiesta_agenzia"
@@ -216,19 +233,14 @@ class ActionAvviaRichiestaAgenzia(Action):
         """«posso fare un versamento aggiuntivo sulla CV…?» on a policy that does not allow it:
         the refusal instead of how it works (the backend's dry run decides)."""
         customer_id = personal_data_customer(identity_from_tracker(tracker), dict(tracker.slots))
-        if kind not in KINDS or not number or customer_id is None:
-            return False
         try:
-            await BackendClient().create_service_request(
-                customer_id, kind=kind, details={}, policy_number=number, dry_run=True)
+            refusal = await dry_run_refusal(customer_id, kind, number)
         except BackendUnavailable:
             return False  # how it works still helps; the form reports the outage later
-        except BackendRefused as refusal:
-            if refusal.code in ("policy_not_owned", "invalid_policy_number"):
-                return False
-            explain_service_refusal(dispatcher, refusal, kind)
-            return True
-        return False
+        if refusal is None or refusal.code in NOT_THEIRS:
+            return False
+        explain_service_refusal(dispatcher, refusal, kind)
+        return True
 
 
 DATE_WORDS = r"(data|giorno|quando|il \d{1,2})"
@@ -324,21 +336,18 @@ class ValidateServiceRequestForm(GuidedForm):
     async def _ineligible(self, dispatcher, tracker, customer_id, kind, number):
         """Whether ``kind`` applies to the policy, asked before the details: a surrender on
         a danni policy is refused here, not after the IBAN. None when it applies."""
-        if kind not in KINDS or not number or number == ABORTED or customer_id is None:
-            return None
         try:
-            await BackendClient().create_service_request(
-                customer_id, kind=kind, details={}, policy_number=number, dry_run=True)
+            refusal = await dry_run_refusal(customer_id, kind, number)
         except BackendUnavailable:
             backend_down(dispatcher)
             return {"policy_number": ABORTED, "form_aborted": True}
-        except BackendRefused as refusal:
-            if refusal.code in ("policy_not_owned", "invalid_policy_number"):
-                return failure(dispatcher, tracker, "policy_number",
-                               "utter_polizza_non_tua", numero=number)
-            explain_service_refusal(dispatcher, refusal, kind)
-            return {"policy_number": ABORTED, "form_aborted": True}
-        return None
+        if refusal is None:
+            return None
+        if refusal.code in NOT_THEIRS:
+            return failure(dispatcher, tracker, "policy_number",
+                           "utter_polizza_non_tua", numero=number)
+        explain_service_refusal(dispatcher, refusal, kind)
+        return {"policy_number": ABORTED, "form_aborted": True}
 
     async def validate_sr_event_date(self, value, dispatcher, tracker, domain):
         day = date_in(value)

@@ -13,7 +13,6 @@ classifier's reading. The table is read at start-up: changing it needs no traini
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
@@ -26,15 +25,15 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
+from actions.form_cancel import plain
+
 TOPICS_FILE = Path(__file__).with_name("topics.yml")
 RESOLVED_CONFIDENCE = 0.9  # leaves the FallbackClassifier's ambiguity check nothing to doubt
 
 
 def plain_text(text: str) -> str:
-    """Lower case, no accents, words separated by single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.findall(r"[a-z0-9]+", bare))
+    """Lower case, no accents (actions/form_cancel.plain), words separated by single spaces."""
+    return " ".join(re.findall(r"[a-z0-9]+", plain(text)))
 
 
 def _starts(cues: Sequence[str]) -> re.Pattern[str]:
