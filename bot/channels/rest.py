@@ -6,6 +6,11 @@ Same URL and body as Rasa's own (``POST /webhooks/rest/webhook``), with three di
   ``rest:<sender>``: a REST client can never address a WhatsApp (``whatsapp:+39...``),
   widget (``web:...``) or staff (``staff:...``) conversation, whatever it sends. The
   ``input_channel`` is always ``rest``, never the one the body claims.
+* **Owner.** A message whose metadata carries a valid identity token goes to
+  ``rest:<sender>~<keyed digest of who the token names>``; without one, to
+  ``rest:<sender>``. The same sender with another identity (or none: an expired token)
+  is another conversation, so nobody reads or changes a form, a summary or a pending
+  step-up that somebody else started. Senders may not contain ``~``.
 * **Production.** With ``ASSISTANT_ENV=production`` every post needs
   ``Authorization: Bearer <REST_SERVICE_TOKEN>`` (compared in constant time); without a
   configured token the channel is disabled (403). The health check (``GET``) stays open.
@@ -15,6 +20,7 @@ Same URL and body as Rasa's own (``POST /webhooks/rest/webhook``), with three di
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from typing import Any, Awaitable, Callable
@@ -25,12 +31,20 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.identity import (
+    CUSTOMER_SECRET_ENV,
+    Identity,
+    SecretNotConfigured,
+    identity_from_metadata,
+    secret_for,
+)
 from bot.channels.turn_context import process_agent, with_turn_context
 from bot.settings import Settings, current
 
 log = logging.getLogger(__name__)
 
 PREFIX = "rest:"
+OWNER_SEPARATOR = "~"
 DEFAULT_SENDER = "default"  # Rasa's own id when the body names none
 MAX_SENDER_CHARS = 128
 
@@ -40,17 +54,35 @@ REFUSALS = {
     "missing_token": (401, "REST channel: Authorization: Bearer <REST_SERVICE_TOKEN> required"),
     "invalid_token": (401, "REST channel: invalid service token"),
     "invalid_request": (400, "the body must be a JSON object"),
-    "invalid_sender": (400, f"sender must be a string of at most {MAX_SENDER_CHARS} characters"),
+    "invalid_sender": (400, f"sender must be a string of at most {MAX_SENDER_CHARS} characters"
+                            f" without «{OWNER_SEPARATOR}»"),
 }
 
 
-def conversation_id(sender: Any) -> str | None:
-    """``rest:<sender>`` for a usable sender (missing: Rasa's ``default``), else None."""
+def owner_digest(identity: Identity) -> str | None:
+    """Who a verified identity is, as a short keyed digest (None for anonymous)."""
+    if identity.is_anonymous:
+        return None
+    subject = ":".join(str(part) for part in (
+        identity.kind, identity.brand, identity.customer_id, identity.agency,
+        identity.staff_id, identity.phone))
+    try:
+        key = hashlib.sha256(b"rest owner:" + secret_for(CUSTOMER_SECRET_ENV).encode()).digest()
+    except SecretNotConfigured:  # no customer can log in; staff and phones still differ
+        key = b"rest owner"
+    return hmac.new(key, subject.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def conversation_id(sender: Any, identity: Identity | None = None) -> str | None:
+    """``rest:<sender>`` (missing: Rasa's ``default``), ``~<owner>`` appended for a verified
+    identity; None for an unusable sender."""
     if sender is None:
         sender = DEFAULT_SENDER
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+    if (not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS
+            or OWNER_SEPARATOR in sender):
         return None
-    return PREFIX + sender
+    owner = owner_digest(identity) if identity is not None else None
+    return PREFIX + sender + (OWNER_SEPARATOR + owner if owner else "")
 
 
 def refusal(settings: Settings, authorization: str | None) -> str | None:
@@ -94,7 +126,8 @@ class RestInput(RasaRestInput):
         return agent if agent is not None else process_agent()
 
     async def _extract_sender(self, req: Request) -> str | None:
-        return conversation_id((req.json or {}).get("sender"))
+        body = req.json or {}
+        return conversation_id(body.get("sender"), identity_from_metadata(body.get("metadata")))
 
     def _extract_input_channel(self, req: Request) -> str:
         return self.name()

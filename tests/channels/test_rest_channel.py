@@ -14,8 +14,10 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
+from actions.identity import verify_token
 from bot.channels.rest import RestInput, conversation_id, refusal
 from bot.settings import Settings
+from scripts.mint_token import mint_customer_token
 from tests.channels.conftest import WhatsAppServer
 
 TOKEN = "rest-service-token-for-the-tests-0123456789"
@@ -155,3 +157,31 @@ def test_a_long_message_gets_the_limit_in_the_reply_and_is_not_processed(start, 
 def test_invalid_characters_are_removed_before_the_nlu(start, agent) -> None:
     start().post({"sender": "mario", "message": "ciao\u0000 \ud800come\u001b va?"})
     assert agent.messages[0].text == "ciao come va?"
+
+
+# --- owner: one identity per conversation --------------------------------------------
+
+
+def test_another_identity_on_the_same_sender_is_another_conversation(start, agent) -> None:
+    """The attack: a REST post with the same sender but another token (or none) read and
+    changed the form another customer was filling in that conversation."""
+    mario = mint_customer_token("1001", "alleanza")
+    anna = mint_customer_token("1002", "alleanza")
+    server = start()
+    for token in (mario, anna, None, mario):
+        body: dict[str, Any] = {"sender": "shared", "message": "ciao"}
+        if token:
+            body["metadata"] = {"identity_token": token}
+        assert server.post(body).status_code == 200
+    ids = [m.sender_id for m in agent.messages]
+    assert ids[0] == ids[3] and len(set(ids)) == 3
+    assert ids[2] == "rest:shared"  # anonymous: no owner part
+    assert all(i.startswith("rest:shared~") for i in (ids[0], ids[1]))
+    assert "1001" not in ids[0]  # the owner part does not show who it is
+
+
+def test_a_sender_cannot_name_an_owner_part(start, agent) -> None:
+    owned = conversation_id("shared", verify_token(mint_customer_token("1001", "alleanza")))
+    response = start().post({"sender": owned.removeprefix("rest:"), "message": "ciao"})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_sender"
+    assert agent.messages == []

@@ -290,3 +290,26 @@ def test_run_sh_demo_pages_and_cors_follow_the_environment():
                             CHAT_ALLOWED_ORIGINS="https://www.alleanza.it, https://x.it") == (
         "0", ["https://www.alleanza.it", "https://x.it"])
     assert "-i \"${RASA_HOST:-127.0.0.1}\"" in (ROOT / "scripts" / "run.sh").read_text()
+
+
+def test_another_identity_on_the_same_rest_sender_cannot_read_or_change_a_form(rasa_url):
+    """The attack: with the same REST sender, another identity (another customer's token, or
+    none) saw the summary of the support form a customer was filling and could confirm it."""
+    from scripts.mint_token import mint_customer_token
+
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    owner = {"brand": "alleanza", "identity_token": mint_customer_token(1, "alleanza")}
+    other = {"brand": "alleanza", "identity_token": mint_customer_token(2, "alleanza")}
+    assert "e-mail" in say_with(rasa_url, "/apri_richiesta_supporto", owner, sender)
+    assert "motivo" in say_with(rasa_url, "mario.owner@example.it", owner, sender)
+    assert "richiesta" in say_with(rasa_url, "navigazione", owner, sender)
+    summary = say_with(rasa_url, "non riesco ad aprire i documenti", owner, sender)
+    assert "mario.owner@example.it" in summary
+    for intruder in (other, {"brand": "alleanza"}):
+        reply = say_with(rasa_url, "/conferma", intruder, sender)
+        assert "mario.owner@example.it" not in reply and "AL-TK" not in reply, reply
+        reply = say_with(rasa_url, "scusa, la mail giusta è intruso@example.it", intruder, sender)
+        assert "mario.owner" not in reply, reply
+    # The owner's form is untouched: still at the summary, with the owner's e-mail.
+    reply = say_with(rasa_url, "/conferma", owner, sender)
+    assert re.search(r"AL-TK-\d{4}-\d{6}", reply), reply
