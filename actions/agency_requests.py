@@ -24,8 +24,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
 from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
 from actions.form_cancel import wants_to_cancel
-from actions.guard import backend_down, require_customer
-from actions.identity import identity_from_tracker, personal_data_customer
+from actions.guard import backend_down, form_customer, require_customer, verified_customer
+from actions.identity import identity_from_tracker
 from actions.step_up import ABORTED, failure, latest_intent
 from actions.support import plain
 from brand_registry import policy_prefix_pattern
@@ -232,8 +232,8 @@ class ActionAvviaRichiestaAgenzia(Action):
     async def _refused_at_once(dispatcher, tracker, kind, number) -> bool:
         """«posso fare un versamento aggiuntivo sulla CV…?» on a policy that does not allow it:
         the refusal instead of how it works (the backend's dry run decides)."""
-        customer_id = personal_data_customer(identity_from_tracker(tracker), dict(tracker.slots))
         try:
+            customer_id = await verified_customer(tracker)
             refusal = await dry_run_refusal(customer_id, kind, number)
         except BackendUnavailable:
             return False  # how it works still helps; the form reports the outage later
@@ -295,8 +295,11 @@ class ValidateServiceRequestForm(GuidedForm):
         # A changed kind keeps the details it shares with the old one (the IBAN of a
         # surrender) and drops the others; a policy already given is checked again.
         unused = {s: None for s in DETAIL_SLOTS if s not in SLOTS_BY_KIND[kind]}
-        identity = identity_from_tracker(tracker)
-        customer_id = personal_data_customer(identity, dict(tracker.slots))
+        try:
+            customer_id = await verified_customer(tracker)
+        except BackendUnavailable:
+            backend_down(dispatcher)
+            return {"sr_kind": kind, "policy_number": ABORTED, "form_aborted": True}
         refused = await self._ineligible(dispatcher, tracker, customer_id, kind,
                                          tracker.get_slot("policy_number"))
         if refused is not None:
@@ -309,10 +312,8 @@ class ValidateServiceRequestForm(GuidedForm):
         number = policy_in(value)
         if number is None:
             return failure(dispatcher, tracker, "policy_number", "utter_polizza_formato")
-        identity = identity_from_tracker(tracker)
-        customer_id = personal_data_customer(identity, dict(tracker.slots))
+        customer_id = await form_customer(dispatcher, tracker)
         if customer_id is None:
-            dispatcher.utter_message(response="utter_identificazione_necessaria")
             return {"policy_number": ABORTED, "form_aborted": True}
         try:
             policy = await BackendClient().get_policy(customer_id, number)

@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agency_requests import reset_events as reset_agency_request
 from actions.form_cancel import RESUMABLE_SLOTS, SUSPENDED_SLOT, cancel_message, saved_answers
-from actions.identity import identity_from_tracker, personal_data_customer
+from actions.guard import form_customer
 from actions.payments import reset_events as reset_payment
 from actions.support import reset_form as reset_support
 
@@ -101,9 +101,7 @@ class ActionRiprendiModulo(Action):
             return [SlotSet(RESUME_SLOT, NOTHING)]
         form = state["form"]
         if form in PERSONAL_FORMS:
-            identity = identity_from_tracker(tracker)
-            if personal_data_customer(identity, dict(tracker.slots)) is None:
-                dispatcher.utter_message(response="utter_identificazione_necessaria")
+            if await form_customer(dispatcher, tracker) is None:
                 return [SlotSet(RESUME_SLOT, NOTHING)]
         dispatcher.utter_message(response="utter_riprendo_modulo")
         restored = [SlotSet(name, value) for name, value in state["slots"].items()]

@@ -108,6 +108,29 @@ async def require_customer(
     return Access(identity, events=[SlotSet(STEP_UP_REQUIRED, False)])
 
 
+async def verified_customer(tracker: Tracker) -> str | None:
+    """Whose data this turn may touch, with the brand check :func:`require_customer` makes,
+    without saying anything: forms call it on every answer, so that a token for the wrong
+    brand opens nothing there either. Raises BackendUnavailable."""
+    identity = identity_from_tracker(tracker)
+    customer_id = personal_data_customer(identity, dict(tracker.slots))
+    if customer_id is None or not await customer_has_brand(customer_id, identity.brand):
+        return None
+    return customer_id
+
+
+async def form_customer(dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
+    """:func:`verified_customer` for a form's answer; says why when there is none."""
+    try:
+        customer_id = await verified_customer(tracker)
+    except BackendUnavailable:
+        backend_down(dispatcher)
+        return None
+    if customer_id is None:
+        dispatcher.utter_message(response="utter_identificazione_necessaria")
+    return customer_id
+
+
 async def customer_has_brand(customer_id: str, brand: str | None) -> bool:
     """Whether the backend's record of this customer belongs to ``brand``.
 

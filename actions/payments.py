@@ -24,8 +24,7 @@ from actions.backend_client import BackendClient, BackendRefused, BackendUnavail
 from actions.brands import brand_facts
 from actions.form_base import Answer, GuidedForm
 from actions.form_cancel import wants_to_cancel
-from actions.guard import backend_down, explain_otp_refusal, require_customer
-from actions.identity import identity_from_tracker, personal_data_customer
+from actions.guard import backend_down, explain_otp_refusal, form_customer, require_customer
 from actions.otp import PAYMENT_CHALLENGE
 from actions.policies import italian_date
 from actions.step_up import (
@@ -122,12 +121,6 @@ def method_allowed(method: tuple[str, str | None], brand: str | None) -> bool:
     return kind in offered
 
 
-async def _customer(dispatcher, tracker) -> str | None:
-    identity = identity_from_tracker(tracker)
-    customer_id = personal_data_customer(identity, dict(tracker.slots))
-    if customer_id is None:
-        dispatcher.utter_message(response="utter_identificazione_necessaria")
-    return customer_id
 
 
 class ActionAvviaPagamento(Action):
@@ -187,7 +180,7 @@ class ValidatePaymentForm(GuidedForm):
         number = policy_in(value)
         if number is None:
             return failure(dispatcher, tracker, "policy_number", "utter_polizza_formato")
-        customer_id = await _customer(dispatcher, tracker)
+        customer_id = await form_customer(dispatcher, tracker)
         if customer_id is None:
             return {"policy_number": ABORTED, "form_aborted": True}
         try:
@@ -214,7 +207,7 @@ class ValidatePaymentForm(GuidedForm):
         return {"policy_number": result.get("policy_number") or number, "form_failures": 0.0}
 
     async def validate_pay_installments(self, value, dispatcher, tracker, domain):
-        customer_id = await _customer(dispatcher, tracker)
+        customer_id = await form_customer(dispatcher, tracker)
         if customer_id is None:
             return {"pay_installments": ABORTED, "form_aborted": True}
         number = tracker.get_slot("policy_number")
@@ -262,7 +255,7 @@ class ValidatePaymentForm(GuidedForm):
         if value in (ABORTED, VERIFIED):
             return {"pay_otp": value}
         challenge = tracker.get_slot(PAYMENT_CHALLENGE)
-        customer_id = await _customer(dispatcher, tracker)
+        customer_id = await form_customer(dispatcher, tracker)
         if customer_id is None:
             return {"pay_otp": ABORTED, "form_aborted": True}
         if not challenge:
@@ -291,7 +284,7 @@ class ValidatePaymentForm(GuidedForm):
 async def _installments(dispatcher, tracker) -> tuple[bool, Dict[str, Any] | None]:
     """(identified, the policy's installments and accepted methods or None when the backend
     fails); an anonymous conversation has already been told how to identify."""
-    customer_id = await _customer(dispatcher, tracker)
+    customer_id = await form_customer(dispatcher, tracker)
     if customer_id is None:
         return False, None
     try:
@@ -365,7 +358,7 @@ class ActionAskPayOtp(Action):
             # or the cooldown explained): no second attempt, no second message.
             dispatcher.utter_message(response="utter_ask_pay_otp_ancora")
             return []
-        customer_id = await _customer(dispatcher, tracker)
+        customer_id = await form_customer(dispatcher, tracker)
         if customer_id is None:
             return []
         try:

@@ -17,8 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
 from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
 from actions.form_cancel import plain
-from actions.guard import conversation_brand
-from actions.identity import identity_from_tracker, personal_data_customer
+from actions.guard import conversation_brand, verified_customer
+from actions.identity import identity_from_tracker
 from actions.step_up import ABORTED, failure, latest_intent
 
 FORM_SLOTS = ("support_email", "support_reason", "support_text", "support_confirm")
@@ -148,10 +148,11 @@ class ActionInviaRichiestaSupporto(Action):
             dispatcher.utter_message(response="utter_richiesta_supporto_non_inviata")
             return reset_form()
         identity = identity_from_tracker(tracker)
-        customer_id = personal_data_customer(identity, dict(tracker.slots))
         email = tracker.get_slot("support_email")
         reason = REASON_CODES.get(tracker.get_slot("support_reason"), "informazioni_polizza")
         try:
+            # A visitor's ticket carries no customer; a token for the wrong brand neither.
+            customer_id = await verified_customer(tracker)
             ticket = await BackendClient().create_support_ticket(
                 brand=conversation_brand(identity, tracker),
                 reply_email=email,

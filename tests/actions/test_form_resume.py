@@ -82,11 +82,15 @@ def test_a_tampered_saved_state_restores_only_the_forms_own_slots():
     assert resume("not json")["slots"] == {"modulo_da_riprendere": "nessuno"}
 
 
-def test_a_payment_resumes_only_for_a_verified_customer():
+def test_a_payment_resumes_only_for_a_verified_customer(actions_on_fresh_backend):
     saved = json.dumps({"form": "payment_form", "slots": {"policy_number": "AL10000001"}})
     anonymous = resume(saved)
     assert anonymous["responses"] == ["utter_identificazione_necessaria"]
     assert "policy_number" not in anonymous["slots"]
+    # A validly signed token for the other brand is no identity for this customer's data.
+    wrong_brand = resume(saved, customer_metadata(1, "cavita"))
+    assert wrong_brand["responses"] == ["utter_identificazione_necessaria"]
+    assert "policy_number" not in wrong_brand["slots"]
 
     verified = resume(saved, customer_metadata(1))
     assert verified["responses"] == ["utter_riprendo_modulo"]
