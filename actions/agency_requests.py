@@ -60,6 +60,12 @@ IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?:\s?[A-Z0-9]){11,30})\b", re.IGNORECASE
 AMOUNT_RE = re.compile(r"(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?")
 
 
+# How much of the policy is surrendered, as people say it: «riscattare tutta la polizza»,
+# «il riscatto di una parte», «riscatto integrale».
+PARTIAL = re.compile(r"\b(parzial\w*|(una |in )?parte|un po\b|una quota)")
+TOTAL = re.compile(r"\b(total\w*|tutt[aoie]|inter[aoie]|integral\w*|complet\w*|per intero)\b")
+
+
 def kind_in(text: Any) -> str | None:
     """The request kind from what the customer wrote ("riscatto parziale", "sinistro");
     what is negated does not count («il totale, non il parziale»)."""
@@ -69,9 +75,9 @@ def kind_in(text: Any) -> str | None:
     if "sinistr" in words or "denunc" in words:
         return "claim"
     if "riscatt" in words:
-        if "parzial" in words:
+        if PARTIAL.search(words):
             return "surrender_partial"
-        if "total" in words:
+        if TOTAL.search(words):
             return "surrender_total"
         return None
     if "versament" in words or "aggiuntiv" in words:

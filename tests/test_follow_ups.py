@@ -175,3 +175,84 @@ def test_a_request_and_its_faq_close_together_are_one_reading_with_a_policy_numb
     ranking = message.get(INTENT_RANKING_KEY)
     assert message.get(INTENT)["name"] == "invia_richiesta_agenzia"
     assert ranking[0]["confidence"] - ranking[1]["confidence"] > 0.5
+
+
+@pytest.mark.parametrize("recent,text,expected", [
+    # The code that did not arrive went to the number: changing «it» is the contact change.
+    (["faq_codice_non_ricevuto"], "il mio numero e cambiato, come lo aggiorno",
+     "faq_recapito_dispositivo_modifica"),
+    # The registration message did not arrive; then the number is refused at registration.
+    (["faq_registrazione_codice_non_arrivato"], "e se nn mi prende la mail che inserisco?",
+     "faq_registrazione_recapito_non_accettato"),
+])
+def test_one_answer_opens_every_subject_it_touches(recent, text, expected):
+    found = TOPICS.follow_up(text, recent)
+    assert found is not None and found[1] == expected
+
+
+def test_still_inside_the_code_subject_a_new_code_is_a_new_code():
+    found = TOPICS.follow_up("me ne mandi un altro?", ["faq_codice_non_ricevuto"])
+    assert found is not None and found[1] == "richiedi_nuovo_codice"
+
+
+def _ranked(text, first, second, third="faq_accesso"):
+    message = Message(data={"text": text, "metadata": {}})
+    message.set(INTENT, {"name": first, "confidence": 0.41})
+    message.set(INTENT_RANKING_KEY, [{"name": first, "confidence": 0.41},
+                                     {"name": second, "confidence": 0.39},
+                                     {"name": third, "confidence": 0.2}])
+    return message
+
+
+def test_two_sibling_readings_give_the_likelier_answer_instead_of_a_question():
+    message = _ranked("da azienda come faccio a iscrivermi", "faq_registrazione",
+                      "faq_registrazione_requisiti")
+    FollowUpResolver(TOPICS).process([message])
+    ranking = message.get(INTENT_RANKING_KEY)
+    assert message.get(INTENT)["name"] == "faq_registrazione"
+    assert message.get("follow_up") == {"sibling": "faq_registrazione_requisiti"}
+    assert ranking[0]["confidence"] - ranking[1]["confidence"] > 0.5
+
+
+def test_two_unrelated_close_readings_stay_a_question_for_the_fallback():
+    message = _ranked("da azienda come faccio a iscrivermi", "faq_registrazione",
+                      "faq_metodi_pagamento")
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["confidence"] == 0.41
+    assert message.get("follow_up") is None
+
+
+def test_siblings_name_intents_of_the_domain():
+    import yaml
+
+    intents = set(yaml.safe_load(open("domain.yml", encoding="utf-8"))["intents"])
+    for group in TOPICS.siblings:
+        assert len(group) >= 2 and group <= intents
+
+
+def test_two_unlikely_siblings_are_still_noise():
+    message = Message(data={"text": "zzz registr", "metadata": {}})
+    ranking = [{"name": "faq_registrazione", "confidence": 0.2},
+               {"name": "faq_registrazione_requisiti", "confidence": 0.19},
+               {"name": "faq_accesso", "confidence": 0.15}]
+    message.set(INTENT, dict(ranking[0]))
+    message.set(INTENT_RANKING_KEY, ranking)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["confidence"] == 0.2
+
+
+@pytest.mark.parametrize("recent,text,expected", [
+    (["faq_video_selfie"], "devo farlo ad ogni accesso??", "faq_video_selfie"),
+    (["richiedi_nuovo_codice"], "ancora uno", "richiedi_nuovo_codice"),
+])
+def test_selfie_and_code_follow_ups(recent, text, expected):
+    found = TOPICS.follow_up(text, recent)
+    assert found is not None and found[1] == expected
+
+
+@pytest.mark.parametrize("recent,text", [
+    (["faq_registrazione_codice_non_arrivato"], "La ringrazio, arrivederci"),
+    (["faq_codice_non_ricevuto"], "chi vince il campionato quest anno secondo te"),
+])
+def test_words_that_only_look_like_a_cue_are_not_follow_ups(recent, text):
+    assert TOPICS.follow_up(text, recent) is None

@@ -18,6 +18,12 @@ from actions.form_cancel import plain
 MAX_WORDS = 6  # a button label is short; longer texts are sentences, left to NLU
 _NUMBER = re.compile(r"^\s*(?:n\.?\s*|numero\s+)?(\d{1,2})\s*[.)°]?\s*$", re.IGNORECASE)
 _NUMBERED_LINE = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
+# Words that say yes to an offer («sì», «certo», «procedi») and that act on it after «ok».
+_YES = {"si", "sii", "certo", "certamente", "volentieri", "procedi", "procediamo", "esatto",
+        "inviala", "invia", "mandala", "mandalo", "mandamelo", "inviamelo", "apri", "aprila"}
+_ACTIONS = {"procedi", "inviala", "invia", "mandala", "mandalo", "mandamelo", "inviamelo",
+            "apri", "aprila", "vai", "fallo"}
+_REFUSING = re.compile(r"\b(no|non|nn|aspetta|dopo|annulla|lascia|basta)\b")
 
 
 def normal(text: str) -> str:
@@ -48,7 +54,18 @@ def button_choice(text: str, buttons: Sequence[Mapping[str, Any]], prompt: str =
         payload = str(button.get("payload") or "")
         if typed in (normal(str(button.get("title") or "")), _payload_words(payload)):
             return payload or None
+    if len(buttons) == 1 and accepts_offer(typed):
+        return str(buttons[0].get("payload") or "") or None
     return None
+
+
+def accepts_offer(typed: str) -> bool:
+    """«sì, inviala», «certo», «procedi» under a single offered button take the offer;
+    «ok grazie» only acknowledges the answer, and anything negated or on hold refuses it."""
+    words = typed.split()
+    if not words or _REFUSING.search(typed):
+        return False
+    return words[0] in _YES or (words[0] == "ok" and len(words) > 1 and words[1] in _ACTIONS)
 
 
 def shown_buttons(events: Sequence[Any]) -> tuple[list[Mapping[str, Any]], str]:

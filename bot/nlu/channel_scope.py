@@ -5,13 +5,18 @@ on a staff lookup and get the staff-only refusal. The verified identity in the m
 metadata (the same token the actions check, actions/identity.py) decides: for anybody but
 agency staff, staff intents are removed from the ranking and the rest renormalised (the
 classifier's distribution given the scope), so the FallbackClassifier after this component
-still judges the confidence. The other way round needs no filter: a staff member asking
-for «le mie polizze» reaches the guard (actions/guard.py), which never shows a customer's
-data to staff and answers with what staff can ask instead.
+still judges the confidence. For staff the other way round: a customer's own-data reading
+of a message that names a customer (a policy number, a codice fiscale, a partita IVA, a
+phone number: «polizze della polizza CV…», «richieste aperte della AL…») is the lookup of
+that customer, so its share moves to the staff counterpart; and the lookup asked is the one
+the message opens with («recapiti del…», «richieste aperte…»), as staff write them. Without
+a customer named, «le mie polizze» from staff reaches the guard (actions/guard.py), which
+never shows a customer's data to staff and says what staff can ask instead.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -22,6 +27,51 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
 from actions.identity import identity_from_metadata
+
+# What a staff member's customer-data question is, read as the lookup it means.
+STAFF_COUNTERPARTS = {
+    "le_mie_polizze": "staff_polizze_cliente",
+    "mio_recapito_dispositivo": "staff_recapiti_cliente",
+    "invia_richiesta_agenzia": "staff_richieste_cliente",
+}
+# Something that names a customer (validated later by the lookup itself).
+NAMES_A_CUSTOMER = re.compile(
+    r"\b([a-z]{2} ?\d{4} ?\d{4}|[a-z]{6}\d{2}[a-z]\d{2}[a-z]\d{3}[a-z]|\d{11}|"
+    r"(\+|00)?\d[\d ]{8,14}\d)\b", re.IGNORECASE)
+# The lookup a staff question opens with: «recapiti del cellulare…», «richieste aperte…».
+STAFF_VIEW_WORDS = (
+    (re.compile(r"\b(polizz|contratt)", re.IGNORECASE), "staff_polizze_cliente"),
+    (re.compile(r"\b(recapit|contatt|cellular|mail|telefon)", re.IGNORECASE),
+     "staff_recapiti_cliente"),
+    (re.compile(r"\b(richiest|pratich)", re.IGNORECASE), "staff_richieste_cliente"),
+)
+
+
+def first_view(text: str) -> str | None:
+    """The lookup whose word comes first: «recapiti della polizza…» asks for contacts."""
+    found = [(m.start(), view) for pattern, view in STAFF_VIEW_WORDS
+             if (m := pattern.search(text))]
+    return min(found)[1] if found else None
+
+
+def staff_reading(text: str, ranking: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """A staff member's ranking with customer-data readings moved to the lookups when the
+    message names a customer, and the lookup its first words ask for on top."""
+    if not NAMES_A_CUSTOMER.search(text):
+        return ranking
+    merged: Dict[str, float] = {}
+    for r in ranking:
+        name = STAFF_COUNTERPARTS.get(str(r["name"]), str(r["name"]))
+        merged[name] = merged.get(name, 0.0) + float(r.get("confidence") or 0.0)
+    lookup_mass = sum(c for n, c in merged.items() if n in STAFF_COUNTERPARTS.values())
+    head = first_view(text)
+    if head is not None and lookup_mass >= max(merged.values()):
+        # The lookups together are the likeliest reading: the first words say which one.
+        for name in STAFF_COUNTERPARTS.values():
+            merged.pop(name, None)
+        merged[head] = lookup_mass
+    return sorted(({"name": n, "confidence": c} for n, c in merged.items()),
+                  key=lambda r: r["confidence"], reverse=True)
 
 
 @DefaultV1Recipe.register(
@@ -60,6 +110,12 @@ class ChannelIntentScope(GraphComponent):
         if not name or str(message.get("text") or "").startswith("/"):
             return  # a button payload names its intent: nothing to re-rank
         staff = identity_from_metadata(message.get("metadata") or {}).kind == "staff"
+        if staff:
+            read = staff_reading(str(message.get("text") or ""), ranking)
+            if read and read is not ranking:
+                message.set(INTENT, dict(read[0]), add_to_output=True)
+                message.set(INTENT_RANKING_KEY, read, add_to_output=True)
+            return
         if self.allowed(name, staff) and all(self.allowed(r["name"], staff) for r in ranking):
             return
         kept = [dict(r) for r in ranking if self.allowed(r["name"], staff)]

@@ -29,6 +29,7 @@ from actions.form_cancel import plain
 
 TOPICS_FILE = Path(__file__).with_name("topics.yml")
 RESOLVED_CONFIDENCE = 0.9  # leaves the FallbackClassifier's ambiguity check nothing to doubt
+SIBLINGS_TOGETHER = 0.5  # two siblings this likely together are one reading, not noise
 
 
 def plain_text(text: str) -> str:
@@ -77,6 +78,7 @@ class Topics:
     references: re.Pattern[str] = re.compile("(?!)")
     forms: Dict[str, str] = field(default_factory=dict)
     boundaries: tuple[Boundary, ...] = ()
+    siblings: tuple[frozenset[str], ...] = ()
 
     @classmethod
     def load(cls, path: Path = TOPICS_FILE) -> Topics:
@@ -106,6 +108,7 @@ class Topics:
                 Boundary(str(b["from"]), str(b["to"]), re.compile("|".join(b["when"])),
                          re.compile("|".join(b.get("unless") or ["(?!)"])))
                 for b in raw.get("boundaries") or ()),
+            siblings=tuple(frozenset(map(str, group)) for group in raw.get("siblings") or ()),
         )
 
     def form_topic(self, form: str) -> Topic | None:
@@ -121,6 +124,10 @@ class Topics:
                 return b.target
         return None
 
+    def same_answer(self, first: str, second: str) -> bool:
+        """Whether two readings are siblings: either answer serves the question."""
+        return any(first in group and second in group for group in self.siblings)
+
     def keeps(self, text: str, intent: str | None, confidence: float) -> bool:
         """Whether the classifier's own reading stands, before any follow-up is looked up."""
         if not intent or intent in self.weak_readings:
@@ -131,16 +138,16 @@ class Topics:
     def open_topics(self, recent_intents: Sequence[str]) -> List[Topic]:
         """The subjects still open, newest first: small talk is skipped, a question on a
         subject without follow-ups closes the older ones («come lo cambio?» after the
-        dispositive contact and then the code abroad is still about the contact)."""
+        dispositive contact and then the code abroad is still about the contact). One answer
+        can open several subjects (the code that did not arrive: the code and its number)."""
         found: List[Topic] = []
         for intent in recent_intents:
             if not intent or intent in self.carry_over:
                 continue
-            topic = next((t for t in self.topics if intent in t.opened_by), None)
-            if topic is None:
+            opened = [t for t in self.topics if intent in t.opened_by]
+            if not opened:
                 break
-            if topic not in found:
-                found.append(topic)
+            found.extend(t for t in opened if t not in found)
         return found
 
     def follow_up(self, text: str, recent_intents: Sequence[str],
@@ -219,9 +226,14 @@ class FollowUpResolver(GraphComponent):
         # AL…?»: the request and its FAQ) are no ambiguity for the fallback to ask about.
         ranking = message.get(INTENT_RANKING_KEY) or []
         if len(ranking) >= 2 and reading.get("name") == ranking[0].get("name"):
-            second = str(ranking[1].get("name") or "")
-            if self.topics.across_boundary(text, second) == reading.get("name"):
-                self._choose(message, str(reading.get("name")), {"boundary": second})
+            first, second = str(reading.get("name")), str(ranking[1].get("name") or "")
+            if self.topics.across_boundary(text, second) == first:
+                self._choose(message, first, {"boundary": second})
+            elif (self.topics.same_answer(first, second)
+                  and sum(float(r.get("confidence") or 0.0) for r in ranking[:2])
+                  >= SIBLINGS_TOGETHER):
+                # Asking «which of these two?» when either answer serves is a wasted turn.
+                self._choose(message, first, {"sibling": second})
 
     @staticmethod
     def _choose(message: Message, intent: str, why: Dict[str, Any]) -> None:

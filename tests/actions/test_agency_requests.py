@@ -53,6 +53,11 @@ def answer(slot, text, slots, metadata, intent="nlu_fallback"):
     ("versamento aggiuntivo di 500 euro", "extra_payment"),
     ("sospendi la copertura", "suspension"),
     ("riattivazione", "reactivation"),
+    ("vorrei riscattare tutta la polizza CV20000005", "surrender_total"),
+    ("riscatto integrale della polizza", "surrender_total"),
+    ("posso riscattarne solo una parte?", "surrender_partial"),
+    ("il riscatto non tutto, solo una parte", "surrender_partial"),
+    ("riscatto di tutta la somma, non parziale", "surrender_total"),
 ])
 def test_kind_from_text(text, kind):
     assert kind_in(text) == kind

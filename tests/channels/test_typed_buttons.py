@@ -38,3 +38,22 @@ def test_only_buttons_of_the_current_turn_count():
     answered = _tracker(BotUttered("La invio?", {"buttons": CONFIRM}), UserUttered("si"),
                         BotUttered("Fatto."))
     assert shown_buttons(list(answered.events))[0] == []
+
+
+OFFER = [{"title": "Invia la richiesta alla mia agenzia",
+          "payload": '/invia_richiesta_agenzia{"sr_topic": "surrender"}'}]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("si inviala", OFFER[0]["payload"]), ("sì grazie", OFFER[0]["payload"]),
+    ("certo", OFFER[0]["payload"]), ("ok procedi", OFFER[0]["payload"]),
+    ("ok grazie", None), ("ok", None), ("grazie", None), ("no grazie", None),
+    ("si ma non adesso", None), ("si aspetta un attimo", None),
+    ("e quanto ci vuole?", None),
+])
+def test_a_yes_under_a_single_offer_takes_it(text, expected):
+    assert button_choice(text, OFFER) == expected
+
+
+def test_a_yes_under_two_buttons_is_left_to_the_form():
+    assert button_choice("si inviala", CONFIRM) is None

@@ -31,6 +31,7 @@ from scripts.whatsapp_send import DEV_ACCOUNT_SID, SANDBOX_NUMBER, twilio_signat
 
 HERE = Path(__file__).resolve().parent
 TURN_TIMEOUT = 60.0
+CONNECT_ATTEMPTS = 3  # a refused connection (bad token) is never retried
 # A channel that answers asynchronously is done when quiet this long (the widget emits each
 # reply as it is made; WhatsApp sends them after the turn, through the Twilio API).
 QUIET_SECONDS = {"widget": 1.2, "whatsapp": 1.5}
@@ -225,7 +226,17 @@ class WidgetChannel(Channel):
 
             self.sio.on("bot_uttered", on_bot)
             self.sio.on("session_confirm", on_confirm)
-            await self.sio.connect(self.url, auth=self.auth, transports=["polling"])
+            for attempt in range(CONNECT_ATTEMPTS):
+                try:
+                    await self.sio.connect(self.url, auth=self.auth, transports=["polling"])
+                    break
+                except socketio.exceptions.ConnectionRefusedError:
+                    raise  # the server said no (token, brand): never retried
+                except socketio.exceptions.ConnectionError:
+                    # The page's own client reconnects after a network hiccup; so do we.
+                    if attempt == CONNECT_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(1.0 + attempt)
             await self.sio.emit("session_request", {})
             await confirmed.get()
         self._run(connect())
