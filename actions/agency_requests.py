@@ -25,10 +25,10 @@ from actions.backend_client import BackendClient, BackendRefused, BackendUnavail
 from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
 from actions.form_cancel import wants_to_cancel
 from actions.guard import backend_down, form_customer, require_customer, verified_customer
-from actions.identity import identity_from_tracker
 from actions.step_up import ABORTED, failure, latest_intent
 from actions.support import plain
 from brand_registry import policy_prefix_pattern
+from identity import identity_from_tracker, valid_iban
 
 KINDS = {
     "claim": "denuncia di sinistro",
@@ -136,15 +136,10 @@ def date_in(text: Any, today: date | None = None) -> date | None:
 
 
 def iban_in(text: Any) -> str | None:
-    """A well-formed IBAN (mod-97 check; Italian ones 27 characters), spaces removed."""
+    """The IBAN in ``text`` (found by a regex, checked by identity.valid_iban: mod-97 and
+    the country's layout, an Italian one 27 characters), spaces removed."""
     match = IBAN_RE.search(str(text or ""))
-    if not match:
-        return None
-    value = re.sub(r"\s+", "", match.group(1)).upper()
-    if value.startswith("IT") and len(value) != 27:
-        return None
-    number = int("".join(str(int(ch, 36)) for ch in value[4:] + value[:4]))
-    return value if number % 97 == 1 else None
+    return valid_iban(match.group(1)) if match else None
 
 
 def amount_in(text: Any) -> str | None:

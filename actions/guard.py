@@ -21,7 +21,7 @@ customer the backend does not know, gets exactly the refusal of an invalid token
 message, same events), so the answer does not reveal that the id exists elsewhere.
 
 Nothing here trusts typed text, slots other than the signed step-up marker, or metadata
-other than ``identity_token`` (actions/identity.py).
+other than ``identity_token`` (identity/tokens.py).
 
 All texts are domain responses (brand-conditional where the brands differ); Python only
 passes values (masked numbers, seconds) as template variables.
@@ -38,13 +38,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from actions.brands import default_brand
-from actions.identity import (
+from identity import (
     Identity,
     anonymous,
     identity_from_tracker,
     personal_data_customer,
 )
+from identity.brands import default_brand
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from actions.guard import (
     explain_otp_refusal,
     require_customer,
 )
-from actions.identity import identity_from_tracker, personal_data_customer
+from identity import identity_from_tracker, personal_data_customer
 
 PAYMENT_CHALLENGE = "payment_challenge"
 

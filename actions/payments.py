@@ -21,7 +21,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agency_requests import euro, policy_in
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from actions.brands import brand_facts
 from actions.form_base import Answer, GuidedForm
 from actions.form_cancel import wants_to_cancel
 from actions.guard import backend_down, explain_otp_refusal, form_customer, require_customer
@@ -36,6 +35,7 @@ from actions.step_up import (
     typed_code,
 )
 from actions.support import plain
+from identity.brands import brand_facts
 
 FORM_SLOTS = ("policy_number", "pay_installments", "pay_method", "pay_otp")
 # Why an installment cannot be paid online (backend reason/refusal code) -> response.

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actions.identity import DEV_SECRETS, MIN_SECRET_BYTES
+from identity import DEV_SECRETS, MIN_SECRET_BYTES
 
 if TYPE_CHECKING:  # sanic is imported when the app is built: bot/endpoints_config.py
     from sanic import Sanic  # imports this module only for the token rules

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.brands import brand_from_metadata
+from identity.brands import brand_from_metadata
 
 
 class ActionSessionStart(Action):

@@ -1,6 +1,6 @@
 """Agency staff look up a customer of their own agency: policies, contacts, open requests.
 
-Who may: only a verified staff token (``actions/identity.py``: issuer
+Who may: only a verified staff token (``identity/tokens.py``: issuer
 ``area-clienti-staff``, claims ``sub``/``role``/``agency``), re-verified on every action
 from the message's ``identity_token``. A customer or an anonymous user typing "polizze del
 cliente RSSMRA80A01H501U" gets a polite refusal and the backend is never called, so the
@@ -9,7 +9,8 @@ answer cannot tell whether that person exists.
 What is searched: the key in the message - codice fiscale, partita IVA, mobile number or
 policy number - from the NLU entities (``RegexEntityExtractor``, regexes in
 ``bot/data/staff.yml``) or, as a fallback, from the text itself; each candidate is checked
-here (check character, check digit, Italian mobile shape) before anything is sent.
+(identity/italian_ids.py and identity/phones.py: check character, check digit, an Italian
+mobile) before anything is sent.
 
 Scope and audit are the backend's job: the client sends ``X-Staff-Agency`` and
 ``X-Staff-Id`` (``BackendClient.for_identity``), customers of other agencies are answered
@@ -38,9 +39,18 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from actions.identity import Identity, identity_from_tracker, mask_phone
 from actions.policies import PRODUCT_LINES, italian_date, policy_line
 from brand_registry import policy_prefix_pattern
+from identity import (
+    Identity,
+    identity_from_tracker,
+    mask_fiscal_code,
+    mask_phone,
+    mask_vat_number,
+    valid_fiscal_code,
+    valid_mobile,
+    valid_vat_number,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,60 +164,10 @@ _TEXT_PATTERNS: tuple[tuple[KeyKind, re.Pattern[str]], ...] = (
     ("mobile", PHONE_RE),
 )
 
-_OMOCODIA = "LMNPQRSTUV"  # letters that replace digits in omocodic codes
-# Values of the characters in odd positions (1st, 3rd...): digits 0-9 and letters A-Z
-# share this table by their index (0 and A, 1 and B...).
-_ODD = [
-    1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
-]
-_MONTHS = "ABCDEHLMPRST"
-_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def _cf_value(ch: str, odd: bool) -> int:
-    index = int(ch) if ch.isdigit() else ord(ch) - 65
-    return _ODD[index] if odd else index
-
-
-def valid_fiscal_code(raw: str) -> str | None:
-    """Normalised codice fiscale if shape, month, day and check character hold (omocodia ok)."""
-    code = re.sub(r"\s+", "", raw).upper()
-    if len(code) != 16 or not CF_RE.fullmatch(code) or code[8] not in _MONTHS:
-        return None
-    day = int("".join(str(_OMOCODIA.index(c)) if c in _OMOCODIA else c for c in code[9:11]))
-    day = day - 40 if day > 40 else day  # women: day + 40
-    if not 1 <= day <= _MONTH_DAYS[_MONTHS.index(code[8])]:
-        return None
-    total = sum(_cf_value(ch, i % 2 == 0) for i, ch in enumerate(code[:15]))
-    return code if chr(65 + total % 26) == code[15] else None
-
-
-def valid_vat_number(raw: str) -> str | None:
-    """Normalised partita IVA (11 digits, ``IT`` prefix dropped) if the check digit holds."""
-    value = re.sub(r"[\s.]+", "", raw).upper().removeprefix("IT")
-    if not re.fullmatch(r"\d{11}", value) or value == "0" * 11:
-        return None
-    total = 0
-    for i, ch in enumerate(value[:10]):
-        digit = int(ch) * (2 if i % 2 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return value if (10 - total % 10) % 10 == int(value[10]) else None
-
 
 def valid_policy_number(raw: str) -> str | None:
     value = re.sub(r"[\s\-/.]+", "", raw).upper()
     return value if re.fullmatch(r"(AL|CV)\d{8}", value) else None
-
-
-def valid_mobile(raw: str) -> str | None:
-    """E.164 of an Italian mobile (``+39 3xx...``, 9-10 national digits), else None."""
-    value = re.sub(r"[\s\-./()]+", "", raw)
-    if value.startswith("00"):
-        value = "+" + value[2:]
-    national = value.removeprefix("+39") if value.startswith("+") else value
-    if value.startswith("+") and not value.startswith("+39"):
-        return None
-    return "+39" + national if re.fullmatch(r"3\d{8,9}", national) else None
 
 
 VALIDATORS = {
@@ -231,11 +191,11 @@ class SearchKey:
     def masked(self) -> str:
         """How the key is echoed back and logged: never a full fiscal code or number."""
         if self.kind == "fiscal_code":
-            return self.value[:3] + "*" * 12 + self.value[-1:]
+            return mask_fiscal_code(self.value)
         if self.kind == "mobile":
             return mask_phone(self.value)
         if self.kind == "vat_number":
-            return self.value[:3] + "*****" + self.value[-3:]
+            return mask_vat_number(self.value)
         return self.value
 
 

@@ -4,7 +4,7 @@
 code with the backend: a wrong code re-asks with the attempts left; an expired, superseded
 or locked challenge, or three answers that are not a code at all, end the form politely
 with the way to get a new code. On success the signed ``identity_step_up`` marker is set
-(actions/identity.py step_up_marker: bound to the sender's number, 15 minutes) and
+(identity/step_up.py step_up_marker: bound to the sender's number, 15 minutes) and
 ``action_step_up_done`` runs the action that asked for it (RESUMABLE).
 """
 
@@ -29,7 +29,7 @@ from actions.guard import (
     STEP_UP_REQUIRED,
     backend_down,
 )
-from actions.identity import STEP_UP_SLOT, identity_from_tracker, step_up_marker
+from identity import STEP_UP_SLOT, identity_from_tracker, step_up_marker
 
 MAX_FAILURES = 3
 VERIFIED = "__verificato__"

@@ -18,8 +18,8 @@ from actions.backend_client import BackendClient, BackendRefused, BackendUnavail
 from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
 from actions.form_cancel import plain
 from actions.guard import conversation_brand, verified_customer
-from actions.identity import identity_from_tracker
 from actions.step_up import ABORTED, failure, latest_intent
+from identity import identity_from_tracker
 
 FORM_SLOTS = ("support_email", "support_reason", "support_text", "support_confirm")
 # The same pragmatic check the backend makes (backend_stub/validation.py).

@@ -4,40 +4,21 @@ from __future__ import annotations
 
 import re
 
-# Country calling codes of the numbers we are likely to meet; others show 2 digits.
-_COUNTRY_CODES = (
-    "1",
-    "7",
-    "30",
-    "31",
-    "32",
-    "33",
-    "34",
-    "36",
-    "39",
-    "40",
-    "41",
-    "43",
-    "44",
-    "45",
-    "46",
-    "47",
-    "48",
-    "49",
-    "351",
-    "352",
-    "353",
-    "356",
-    "385",
-    "386",
-    "420",
-)
+import phonenumbers
+from phonenumbers import NumberParseException
 
 
 def mask_phone(e164: str) -> str:
-    """``+393331234567`` -> ``+39 *** *** 4567`` (country code and last 4 digits kept)."""
+    """``+393331234567`` -> ``+39 *** *** 4567`` (country code and last 4 digits kept).
+
+    The country code comes from phonenumbers (any country, 1 to 3 digits); a number it
+    cannot read shows its first 2 digits.
+    """
     digits = e164.lstrip("+")
-    code = next((c for c in sorted(_COUNTRY_CODES, key=len, reverse=True) if digits.startswith(c)), digits[:2])
+    try:
+        code = str(phonenumbers.parse("+" + digits).country_code)
+    except NumberParseException:
+        code = digits[:2]
     return f"+{code} *** *** {digits[-4:]}"
 
 

@@ -42,5 +42,5 @@ else
 fi
 
 step "checking imports"
-"$VENV/bin/python" -c 'import fastapi, uvicorn, sqlalchemy, pydantic, twilio, psycopg, httpx, pytest' 
+"$VENV/bin/python" -c 'import fastapi, uvicorn, sqlalchemy, pydantic, twilio, psycopg, httpx, pytest, stdnum, phonenumbers'
 step "ready: run with  $VENV/bin/python -m backend_stub  (from the repository root)"

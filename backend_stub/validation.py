@@ -2,7 +2,9 @@
 
 Pure functions, no I/O: the API, the seed data and the tests share them. Each
 ``validate_*`` returns the normalised value or raises :class:`InvalidValue` whose
-``code`` is the machine-readable error the API returns.
+``code`` is the machine-readable error the API returns. The checks themselves are
+python-stdnum's (codice fiscale, partita IVA, IBAN) and phonenumbers' (libphonenumber's
+data), not hand-written tables; building codes for the seed data stays here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ import re
 import unicodedata
 from datetime import date
 
+import phonenumbers
 from brand_registry import policy_prefix_pattern, registry
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from stdnum import iban, luhn
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
+from stdnum.it import codicefiscale, iva
 
 __all__ = [
     "InvalidValue",
@@ -46,87 +53,41 @@ class InvalidValue(ValueError):
 _OMOCODIA = "LMNPQRSTUV"  # letters that replace digits 0-9 in omocodic codes
 _OMOCODIA_POSITIONS = (6, 7, 9, 10, 12, 13, 14)  # digit positions that may be replaced
 _MONTHS = "ABCDEHLMPRST"  # January .. December
-_D = "[0-9LMNPQRSTUV]"
-_CF_RE = re.compile(rf"^[A-Z]{{6}}{_D}{{2}}[{_MONTHS}]{_D}{{2}}[A-Z]{_D}{{3}}[A-Z]$")
-# Values of characters in odd positions (1st, 3rd, ... i.e. index 0, 2, ...).
-_ODD = dict(
-    zip(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        [
-            1,
-            0,
-            5,
-            7,
-            9,
-            13,
-            15,
-            17,
-            19,
-            21,
-            1,
-            0,
-            5,
-            7,
-            9,
-            13,
-            15,
-            17,
-            19,
-            21,
-            2,
-            4,
-            18,
-            20,
-            11,
-            3,
-            6,
-            8,
-            12,
-            14,
-            16,
-            10,
-            22,
-            25,
-            24,
-            23,
-        ],
-        strict=True,
-    )
-)
-_EVEN = {**{str(d): d for d in range(10)}, **{chr(65 + i): i for i in range(26)}}
+_CF_LAYOUT = "codice fiscale must be 16 characters in the standard layout"
 
 
 def fiscal_code_check_char(first15: str) -> str:
     """Check character (16th) of a codice fiscale from its first 15 characters."""
     if len(first15) != 15:
         raise InvalidValue("invalid_fiscal_code", "need the first 15 characters")
-    total = sum((_ODD if i % 2 == 0 else _EVEN)[ch] for i, ch in enumerate(first15.upper()))
-    return chr(65 + total % 26)
+    return codicefiscale.calc_check_digit(first15.upper())
 
 
-def _decode_omocodia(code: str) -> str:
-    chars = list(code)
-    for pos in _OMOCODIA_POSITIONS:
-        if chars[pos] in _OMOCODIA:
-            chars[pos] = str(_OMOCODIA.index(chars[pos]))
-    return "".join(chars)
+def _birth_day(code: str) -> int:
+    return int("".join(str(_OMOCODIA.index(c)) if c in _OMOCODIA else c for c in code[9:11]))
 
 
 def validate_fiscal_code(raw: str) -> str:
-    """Normalised (upper-case, no spaces) codice fiscale; omocodic codes are accepted."""
+    """Normalised (upper-case, no spaces) codice fiscale; omocodic codes are accepted.
+
+    python-stdnum checks layout, check character and birth date; a person's code has 16
+    characters (stdnum also takes a company's 11 digits), and its day field is 01-31 or
+    41-71 (stdnum reads it modulo 40).
+    """
     code = re.sub(r"\s+", "", str(raw)).upper()
-    if not _CF_RE.match(code):
-        raise InvalidValue("invalid_fiscal_code", "codice fiscale must be 16 characters in the standard layout")
-    plain = _decode_omocodia(code)
-    year, day = int(plain[6:8]), int(plain[9:11])
-    month = _MONTHS.index(plain[8]) + 1
-    if day > 40:
-        day -= 40
-    days_in_month = [31, 29 if year % 4 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-    if not 1 <= day <= days_in_month:
+    if len(code) != 16:
+        raise InvalidValue("invalid_fiscal_code", _CF_LAYOUT)
+    try:
+        code = codicefiscale.validate(code)
+    except InvalidChecksum:
+        raise InvalidValue("invalid_fiscal_code", "codice fiscale check character does not match") from None
+    except InvalidComponent:
+        raise InvalidValue("invalid_fiscal_code", "codice fiscale holds an impossible birth date") from None
+    except ValidationError:
+        raise InvalidValue("invalid_fiscal_code", _CF_LAYOUT) from None
+    day = _birth_day(code)
+    if not (1 <= day <= 31 or 41 <= day <= 71):
         raise InvalidValue("invalid_fiscal_code", "codice fiscale holds an impossible birth date")
-    if fiscal_code_check_char(code[:15]) != code[15]:
-        raise InvalidValue("invalid_fiscal_code", "codice fiscale check character does not match")
     return code
 
 
@@ -171,29 +132,27 @@ def omocode(code: str, level: int = 1) -> str:
 
 
 def partita_iva_check_digit(first10: str) -> int:
-    """Check digit (11th) of a partita IVA (Luhn-like, doubling even positions)."""
+    """Check digit (11th) of a partita IVA: the Luhn digit of the first 10."""
     if not re.fullmatch(r"\d{10}", first10):
         raise InvalidValue("invalid_vat_number", "need the first 10 digits")
-    total = 0
-    for i, ch in enumerate(first10):
-        digit = int(ch)
-        if i % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return (10 - total % 10) % 10
+    return int(luhn.calc_check_digit(first10))
 
 
 def validate_partita_iva(raw: str) -> str:
-    """Normalised partita IVA (11 digits; an ``IT`` prefix and spaces are dropped)."""
+    """Normalised partita IVA (11 digits; an ``IT`` prefix, spaces and dots are dropped).
+
+    python-stdnum checks the length, the office code (digits 8-10: a province, 120, 121,
+    888 or 999) and the Luhn check digit.
+    """
     value = re.sub(r"[\s.]+", "", str(raw)).upper()
-    value = value.removeprefix("IT")
-    if not re.fullmatch(r"\d{11}", value) or value == "0" * 11:
-        raise InvalidValue("invalid_vat_number", "partita IVA must be 11 digits")
-    if partita_iva_check_digit(value[:10]) != int(value[10]):
-        raise InvalidValue("invalid_vat_number", "partita IVA check digit does not match")
-    return value
+    try:
+        return iva.validate(value)
+    except InvalidChecksum:
+        raise InvalidValue("invalid_vat_number", "partita IVA check digit does not match") from None
+    except InvalidComponent:
+        raise InvalidValue("invalid_vat_number", "partita IVA names no tax office") from None
+    except ValidationError:
+        raise InvalidValue("invalid_vat_number", "partita IVA must be 11 digits") from None
 
 
 def is_valid_partita_iva(raw: str) -> bool:
@@ -242,50 +201,59 @@ def validate_email(raw: str) -> str:
 
 # --- phone numbers ------------------------------------------------------------------
 
-_IT_NATIONAL_RE = re.compile(r"^(3\d{8,9}|0\d{5,10})$")
+# phonenumbers reads letters as keypad digits: only digits and separators are let through.
+_PHONE_WRITTEN_RE = re.compile(r"^\+?[\d\s\-./()]{3,30}$")
+# An Italian contact is a mobile or a landline (no VoIP, premium or toll-free numbers).
+_IT_CONTACT_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def validate_phone(raw: str) -> str:
     """E.164 phone number; numbers without a country code are taken as Italian (+39).
 
     Accepts ``+39 333 123 4567``, ``0039 333...``, ``333-1234567``, ``39 333 1234567``.
-    Italian numbers must look like a mobile (3xx, 9-10 digits) or a landline (0x).
+    phonenumbers (libphonenumber's data) decides whether the number exists; an Italian one
+    must be a mobile or a landline.
     """
-    value = re.sub(r"[\s\-./()]+", "", str(raw))
-    if value.startswith("00"):
-        value = "+" + value[2:]
-    if value.startswith("+"):
-        digits = value[1:]
-        if not re.fullmatch(r"[1-9]\d{6,14}", digits):
-            raise InvalidValue("invalid_phone", "phone number must be + and 7 to 15 digits")
-        if digits.startswith("39") and not _IT_NATIONAL_RE.match(digits[2:]):
-            raise InvalidValue("invalid_phone", "not a valid Italian phone number")
-        return "+" + digits
-    if not value.isdigit():
+    value = str(raw).strip()
+    if not _PHONE_WRITTEN_RE.match(value):
         raise InvalidValue("invalid_phone", "phone number may only hold digits, spaces and +")
-    if _IT_NATIONAL_RE.match(value):
-        return "+39" + value
-    if value.startswith("39") and _IT_NATIONAL_RE.match(value[2:]):
-        return "+" + value
-    raise InvalidValue("invalid_phone", "not a valid Italian phone number")
+    try:
+        number = phonenumbers.parse(value, "IT")
+    except NumberParseException:
+        raise InvalidValue("invalid_phone", "not a valid phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidValue("invalid_phone", "not a valid phone number")
+    if number.country_code == 39 and phonenumbers.number_type(number) not in _IT_CONTACT_TYPES:
+        raise InvalidValue("invalid_phone", "not a valid Italian phone number")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
 def is_italian_mobile(e164: str) -> bool:
-    return re.fullmatch(r"\+393\d{8,9}", e164) is not None
+    try:
+        number = phonenumbers.parse(e164, "IT")
+    except NumberParseException:
+        return False
+    return (
+        number.country_code == 39
+        and phonenumbers.is_valid_number(number)
+        and phonenumbers.number_type(number) in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    )
 
 
 # --- IBAN (account for surrender/claim payouts) ---------------------------------------
 
 
 def validate_iban(raw: str) -> str:
-    """Normalised IBAN (ISO 13616 mod-97 check); Italian IBANs must be 27 characters."""
+    """Normalised IBAN: python-stdnum checks the mod-97 digits and the country's layout
+    (Italian IBANs: 27 characters, CIN letter, ABI, CAB, account)."""
     value = re.sub(r"\s+", "", str(raw)).upper()
     if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", value):
         raise InvalidValue("invalid_iban", "IBAN must be a country code, 2 check digits and the account")
     if value.startswith("IT") and len(value) != 27:
         raise InvalidValue("invalid_iban", "an Italian IBAN has 27 characters")
-    rearranged = value[4:] + value[:4]
-    number = int("".join(str(int(ch, 36)) for ch in rearranged))
-    if number % 97 != 1:
-        raise InvalidValue("invalid_iban", "IBAN check digits do not match")
-    return value
+    try:
+        return iban.validate(value)
+    except InvalidChecksum:
+        raise InvalidValue("invalid_iban", "IBAN check digits do not match") from None
+    except ValidationError:
+        raise InvalidValue("invalid_iban", "IBAN does not follow its country's layout") from None

@@ -27,9 +27,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from identity import mask_fiscal_code, mask_iban, mask_phone
+
 TOKEN_MASK = "[token]"
 
-# Metadata keys that never reach the disk: the identity token (actions/identity.py
+# Metadata keys that never reach the disk: the identity token (identity/claims.py
 # TOKEN_METADATA_KEY) and anything else named like a credential; the WhatsApp profile name
 # is personal and nothing reads it after the turn.
 DROPPED_METADATA_KEYS = frozenset({"identity_token", "profile_name"})
@@ -37,7 +39,7 @@ SECRET_KEY_RE = re.compile(r"token|secret|passw|jwt|authori[sz]ation|cookie|api_
 
 # Slots holding a code typed by the user (validated, then replaced, within the same turn).
 CODE_SLOTS = frozenset({"step_up_code", "pay_otp"})
-# Slots holding a signed marker (actions/identity.py step_up_marker).
+# Slots holding a signed marker (identity/step_up.py step_up_marker).
 TOKEN_SLOTS = frozenset({"identity_step_up"})
 # Slots holding the backend's own identifiers or the form's bookkeeping: never personal,
 # and a masked id breaks the next call («ab12…» of a challenge id looks like an IBAN).
@@ -80,22 +82,6 @@ def mask_email(match: re.Match[str]) -> str:
     return f"{match.group(1)}***@{match.group(2)}"
 
 
-def mask_iban(value: str) -> str:
-    """``IT60 X054 ... 3456`` -> ``IT** **** 3456``: the last 4 say which account it was."""
-    compact = re.sub(r"[ -]", "", value)
-    return f"{compact[:2].upper()}** **** {compact[-4:]}"
-
-
-def mask_fiscal_code(value: str) -> str:
-    return value[:3].upper() + "*" * 12 + value[-1:].upper()
-
-
-def mask_phone(value: str) -> str:
-    digits = re.sub(r"\D", "", value)
-    prefix = "+39 " if value.startswith(("+39", "0039")) else ("+" if "+" in value else "")
-    return f"{prefix}*** *** {digits[-4:]}"
-
-
 def mask_digits(value: str) -> str:
     return re.sub(r"\d", "*", value)
 
@@ -120,7 +106,11 @@ def redact_text(text: Any, codes: bool = False) -> Any:
 
 
 def _is_iban(candidate: str) -> bool:
-    """Long enough and mostly digits: «IT60 X054 ...», not a word such as «ab12 cdef ghij»."""
+    """Long enough and mostly digits: «IT60 X054 ...», not a word such as «ab12 cdef ghij».
+
+    Deliberately not identity.valid_iban: a mistyped IBAN (wrong check digits) is still
+    somebody's account number and is masked all the same.
+    """
     compact = re.sub(r"[ -]", "", candidate)
     return 15 <= len(compact) <= 34 and sum(c.isdigit() for c in compact) >= len(compact) // 2
 

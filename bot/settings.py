@@ -13,7 +13,7 @@ the insurers' sites), ``REST_SERVICE_TOKEN`` (bearer token the REST channel requ
 production), ``MAX_MESSAGE_CHARS`` (default 1000), ``RASA_HOST`` (bind address, default
 ``127.0.0.1``), and the secrets whose public development values are published in this
 repository (``CUSTOMER_JWT_SECRET``, ``STAFF_JWT_SECRET``, ``CHANNEL_ASSERTION_SECRET`` in
-``actions/identity.py``; ``TWILIO_AUTH_TOKEN``, the fake Twilio API's token): only whether
+``identity/keys.py``; ``TWILIO_AUTH_TOKEN``, the fake Twilio API's token): only whether
 each one is still its development value is kept here, never the value itself.
 """
 
@@ -25,7 +25,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from actions.identity import DEV_SECRETS
+from identity import DEV_SECRETS
 
 log = logging.getLogger(__name__)
 

@@ -58,14 +58,14 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import declarative_base
 
-from actions.identity import (
+from bot.redaction import LIVE_SLOTS, redact_event
+from identity import (
     CUSTOMER_SECRET_ENV,
     TOKEN_METADATA_KEY,
     SecretNotConfigured,
     secret_for,
     verify_token,
 )
-from bot.redaction import LIVE_SLOTS, redact_event
 
 log = logging.getLogger(__name__)
 

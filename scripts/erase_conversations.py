@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,21 +25,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.brands import BRANDS, normalise_brand  # noqa: E402
-from actions.identity import E164_RE, ID_RE  # noqa: E402
 from bot.endpoints_config import EndpointsConfigError, tracker_store  # noqa: E402
+from identity import ID_RE, is_e164, to_e164  # noqa: E402
+from identity.brands import BRANDS, normalise_brand  # noqa: E402
 
 
 def normalise_phone(raw: str) -> str:
-    """``+39 333 123 4567``, ``0039...`` or ``333...`` -> ``+393331234567`` (E.164)."""
-    digits = re.sub(r"[\s().-]", "", raw)
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    elif not digits.startswith("+") and digits.startswith("3") and len(digits) == 10:
-        digits = "+39" + digits  # an Italian mobile written without the prefix
-    if not E164_RE.match(digits):
+    """``+39 333 123 4567``, ``0039...`` or ``333...`` -> ``+393331234567`` (E.164).
+
+    Any number of a plausible length (identity.to_e164, not strict): a conversation may
+    belong to a number that libphonenumber's data does not know yet.
+    """
+    found = to_e164(raw, strict=False)
+    if found is None or not is_e164(found):
         raise ValueError(f"not a phone number: {raw!r}")
-    return digits
+    return found
 
 
 def open_store(env: dict[str, str] | None = None) -> Any:

@@ -64,7 +64,7 @@ def report(name: str, gold: List[str], predicted: List[str]) -> Dict[str, object
 def staff_metadata() -> Dict[str, str]:
     """What the staff channel passes with a message: a staff identity of one agency."""
     sys.path.insert(0, str(ROOT))
-    from scripts.mint_token import mint_staff_token
+    from identity.minting import mint_staff_token
 
     return {"identity_token": mint_staff_token("EVAL-1", "agency_employee", "AL-MI-001")}
 

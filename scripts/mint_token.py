@@ -1,9 +1,10 @@
 """Mint demo identity tokens for local testing (never for production use).
 
-The tokens are the ones ``actions/identity.py`` accepts, signed with the same secrets
+The tokens are the ones ``identity/tokens.py`` accepts, minted by ``identity/minting.py``
+(the one place tokens are signed) with the same secrets
 (env ``CUSTOMER_JWT_SECRET``, ``STAFF_JWT_SECRET``, ``CHANNEL_ASSERTION_SECRET``, else the
 development defaults). Every token carries ``iat`` and may live at most as long as
-``actions.identity.MAX_LIFETIME_SECONDS`` allows for its kind (customer 60 minutes, staff
+``identity.MAX_LIFETIME_SECONDS`` allows for its kind (customer 60 minutes, staff
 8 hours, WhatsApp 10 minutes): a longer ``--ttl`` is refused here rather than minted and
 refused later. Put the output into the message metadata as ``identity_token``:
 
@@ -18,114 +19,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
-
-import jwt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.brands import normalise_brand  # noqa: E402
-from actions.identity import (  # noqa: E402
-    AGENCY_RE,
-    ALGORITHM,
-    AUDIENCE,
-    CHANNEL_SECRET_ENV,
-    CHANNEL_WHATSAPP,
-    CUSTOMER_SECRET_ENV,
-    E164_RE,
-    ID_RE,
-    ISSUER_CHANNEL,
-    ISSUER_CUSTOMER,
-    ISSUER_STAFF,
-    MAX_LIFETIME_SECONDS,
-    STAFF_ROLES,
-    STAFF_SECRET_ENV,
-    TOKEN_METADATA_KEY,
-    secret_for,
+from identity import STAFF_ROLES, TOKEN_METADATA_KEY, normalise_brand  # noqa: E402
+from identity.minting import (  # noqa: E402
+    DEFAULT_TTL_MINUTES,
+    WHATSAPP_TTL_MINUTES,
+    mint_channel_assertion,
+    mint_customer_token,
+    mint_staff_token,
 )
-
-DEFAULT_TTL_MINUTES = 30  # customer and staff
-# The channel mints one per message (bot/channels/whatsapp.py); the longest accepted.
-WHATSAPP_TTL_MINUTES = MAX_LIFETIME_SECONDS["whatsapp"] / 60
-
-
-def _sign(claims: dict[str, Any], secret_env: str, secret: str | None) -> str:
-    return jwt.encode(claims, secret if secret is not None else secret_for(secret_env), ALGORITHM)
-
-
-def _times(kind: str, ttl_minutes: float, now: float | None) -> dict[str, int]:
-    """``iat`` and ``exp``; a negative ttl gives an expired token (tests, demo pages)."""
-    lifetime, longest = int(ttl_minutes * 60), MAX_LIFETIME_SECONDS[kind]
-    if lifetime > longest:
-        raise ValueError(f"ttl: a {kind} token lives at most {longest // 60} minutes")
-    issued = int(time.time() if now is None else now)
-    return {"iat": issued, "exp": issued + lifetime}
-
-
-def mint_customer_token(
-    customer_id: str | int,
-    brand: str,
-    ttl_minutes: float = DEFAULT_TTL_MINUTES,
-    *,
-    secret: str | None = None,
-    now: float | None = None,
-) -> str:
-    """What the insurer's website would hand to the chat widget for a logged-in customer."""
-    sub = str(customer_id)
-    normalised = normalise_brand(brand)
-    if not ID_RE.match(sub):
-        raise ValueError("customer id: letters, digits, '-' or '_' only")
-    if normalised is None:
-        raise ValueError("brand must be alleanza or cavita")
-    claims = {"iss": ISSUER_CUSTOMER, "aud": AUDIENCE, "sub": sub, "brand": normalised}
-    return _sign({**claims, **_times("customer", ttl_minutes, now)}, CUSTOMER_SECRET_ENV, secret)
-
-
-def mint_staff_token(
-    staff_id: str,
-    role: str,
-    agency: str,
-    ttl_minutes: float = DEFAULT_TTL_MINUTES,
-    *,
-    secret: str | None = None,
-    now: float | None = None,
-) -> str:
-    """What the agency staff portal would hand to the staff chat."""
-    if not ID_RE.match(staff_id):
-        raise ValueError("staff id: letters, digits, '-' or '_' only")
-    if role not in STAFF_ROLES:
-        raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}")
-    if not AGENCY_RE.match(agency):
-        raise ValueError("agency looks like AL-MI-001")
-    claims = {"iss": ISSUER_STAFF, "aud": AUDIENCE, "sub": staff_id, "role": role, "agency": agency}
-    return _sign({**claims, **_times("staff", ttl_minutes, now)}, STAFF_SECRET_ENV, secret)
-
-
-def mint_channel_assertion(
-    phone: str,
-    ttl_minutes: float = WHATSAPP_TTL_MINUTES,
-    *,
-    brand: str | None = None,
-    secret: str | None = None,
-    now: float | None = None,
-) -> str:
-    """What our WhatsApp channel asserts about a Twilio-verified sender (E.164 number)."""
-    if not E164_RE.match(phone):
-        raise ValueError("phone must be E.164, e.g. +393331234567")
-    claims: dict[str, Any] = {
-        "iss": ISSUER_CHANNEL,
-        "aud": AUDIENCE,
-        "channel": CHANNEL_WHATSAPP,
-        "phone": phone,
-    }
-    if brand is not None:
-        normalised = normalise_brand(brand)
-        if normalised is None:
-            raise ValueError("brand must be alleanza or cavita")
-        claims["brand"] = normalised
-    return _sign({**claims, **_times("whatsapp", ttl_minutes, now)}, CHANNEL_SECRET_ENV, secret)
 
 
 def _ttl(given: float | None, default: float) -> float:

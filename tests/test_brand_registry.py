@@ -40,7 +40,7 @@ def third_brand(tmp_path, monkeypatch):
     monkeypatch.setenv(brand_registry.REGISTRY_ENV, str(path))
     # Reloaded in place (module-level constants); modules holding actions are not reloaded,
     # they read the registry when called.
-    modules = ["actions.brands", "backend_stub.config"]
+    modules = ["identity.brands", "backend_stub.config"]
     yield [importlib.reload(importlib.import_module(m)) for m in modules]
     monkeypatch.delenv(brand_registry.REGISTRY_ENV)
     for m in modules:

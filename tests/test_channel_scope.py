@@ -6,7 +6,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.channel_scope import ChannelIntentScope
-from scripts.mint_token import mint_customer_token, mint_staff_token
+from identity.minting import mint_customer_token, mint_staff_token
 
 SCOPE = ChannelIntentScope({"staff_prefix": "staff_"})
 

@@ -189,7 +189,7 @@ def test_rasa_keeps_conversations_in_postgresql(tmp_path: Path, domain):
     from rasa.utils.endpoints import read_endpoint_config
 
     from bot.tracker_store import RedactingSQLTrackerStore
-    from scripts.mint_token import mint_customer_token
+    from identity.minting import mint_customer_token
 
     token = mint_customer_token(7, "cavita")
     with fresh_database_url() as url:

@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from actions.form_cancel import ABORTED
-from actions.identity import TOKEN_METADATA_KEY
 from actions.step_up import VERIFIED
 from bot.redaction import (
     CODE_SLOTS,
@@ -20,6 +19,7 @@ from bot.redaction import (
     redact_slot,
     redact_text,
 )
+from identity import TOKEN_METADATA_KEY
 from tests.conftest import ROOT
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI3IiwiYnJhbmQiOiJjYXZpdGEifQ.c2lnbmF0dXJl"

@@ -8,8 +8,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.brands import brand_from_metadata, default_brand, normalise_brand
 from actions.session import ActionSessionStart
+from identity.brands import brand_from_metadata, default_brand, normalise_brand
 
 
 def start_session(slots: dict) -> dict:

@@ -22,7 +22,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import bot.tracker_store as tracker_store_module
-from actions.identity import TOKEN_METADATA_KEY
 from actions.session import ActionSessionStart
 from actions.step_up import VERIFIED
 from bot.tracker_store import (
@@ -31,8 +30,9 @@ from bot.tracker_store import (
     customer_subject,
     phone_subject,
 )
+from identity import TOKEN_METADATA_KEY
+from identity.minting import mint_channel_assertion, mint_customer_token
 from scripts import erase_conversations
-from scripts.mint_token import mint_channel_assertion, mint_customer_token
 
 EMAIL = "mario.rossi@example.it"
 OTHER_EMAIL = "m.rossi.lavoro@example.it"

@@ -13,6 +13,7 @@ from backend_stub.validation import (
     is_valid_fiscal_code,
     is_valid_partita_iva,
     omocode,
+    partita_iva_check_digit,
     validate_email,
     validate_fiscal_code,
     validate_iban,
@@ -80,13 +81,14 @@ def test_omocode_replaces_digits_from_the_right() -> None:
     assert is_valid_fiscal_code(fully)
 
 
-# Partita IVA: 12345678903 and 00934061003 checked by hand (Luhn-like, doubling even positions).
+# Partita IVA: 00934061003 and 04123450159 checked by hand (Luhn, doubling even positions;
+# digits 8-10 name a tax office).
 @pytest.mark.parametrize(
     "raw,expected",
     [
-        ("12345678903", "12345678903"),
         ("00934061003", "00934061003"),
         ("IT 00934061003", "00934061003"),
+        ("it041.2345.0159", "04123450159"),
     ],
 )
 def test_valid_partita_iva(raw: str, expected: str) -> None:
@@ -98,6 +100,13 @@ def test_valid_partita_iva(raw: str, expected: str) -> None:
 )
 def test_invalid_partita_iva(raw: str) -> None:
     assert not is_valid_partita_iva(raw)
+
+
+def test_a_partita_iva_must_name_a_tax_office() -> None:
+    # The Luhn digit of 1234567890 is 3, but office 890 does not exist.
+    assert partita_iva_check_digit("1234567890") == 3
+    with pytest.raises(InvalidValue, match="tax office"):
+        validate_partita_iva("12345678903")
 
 
 @pytest.mark.parametrize(

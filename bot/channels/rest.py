@@ -31,15 +31,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.identity import (
+from bot.channels.turn_context import process_agent, with_turn_context
+from bot.settings import Settings, current
+from identity import (
     CUSTOMER_SECRET_ENV,
     Identity,
     SecretNotConfigured,
     identity_from_metadata,
     secret_for,
 )
-from bot.channels.turn_context import process_agent, with_turn_context
-from bot.settings import Settings, current
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ python-socketio 5), so the socket never joins the room its replies are emitted t
 * **Identity.** The host page passes the customer's short-lived JWT in the socket.io
   ``auth`` object at connect (``{"token": ..., "brand": ...}``; clients that cannot set
   ``auth`` may put ``token`` in their first ``session_request``). It is verified with
-  :func:`actions.identity.verify_token` (HS256, issuer ``area-clienti-web``, audience
+  :func:`identity.verify_token` (HS256, issuer ``area-clienti-web``, audience
   ``assistente``, expiry). No token: an anonymous visitor (FAQ answers only). A bad, expired,
   non-customer or other-brand token refuses the connection with an Italian message
   (``connect_error``: ``message`` and ``data.code``), never a silent anonymous session.
@@ -60,17 +60,18 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio import exceptions as socketio_errors
 
-from actions.brands import BRANDS, default_brand, normalise_brand
-from actions.identity import (
+from bot.channels.turn_context import with_turn_context
+from bot.settings import Settings, current
+from identity import (
     CUSTOMER_SECRET_ENV,
     ID_RE,
     TOKEN_METADATA_KEY,
     SecretNotConfigured,
+    mint_customer_token,
     secret_for,
     verify_token,
 )
-from bot.channels.turn_context import with_turn_context
-from bot.settings import Settings, current
+from identity.brands import BRANDS, default_brand, normalise_brand
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ class VerifiedSocketIOInput(SocketIOInput):
     ``credentials.yml`` keys are the stock channel's (``user_message_evt``,
     ``bot_message_evt``, ``namespace``, ``session_persistence``, ``socketio_path``); its
     ``jwt_key``/``metadata_key`` are not used: identity comes only from customer tokens
-    verified by ``actions/identity.py``. ``session_persistence: false`` only stops visitors
+    verified by ``identity/tokens.py``. ``session_persistence: false`` only stops visitors
     from resuming a conversation after a reconnect.
     """
 
@@ -527,8 +528,6 @@ class VerifiedSocketIOInput(SocketIOInput):
         (``?customer=1&brand=alleanza``; ``&expired=1`` for an expired one)."""
         if not self.demo_pages:
             return response.json({"error": "demo_disabled"}, status=404)
-        from scripts.mint_token import mint_customer_token  # development helper
-
         customer = request.args.get("customer", "")
         brand = normalise_brand(request.args.get("brand"))
         if not ID_RE.match(customer) or brand not in BRANDS:

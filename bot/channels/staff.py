@@ -12,8 +12,8 @@ Routes (Rasa mounts the blueprint under ``/webhooks/staff``):
   ``expires_at``), or the same 401/403 as the webhook: the page checks a token at login.
 * ``GET /webhooks/staff/demo-token?agency=AL-MI-001`` - development only, when the
   environment has ``DEMO_PAGES=1`` at startup (otherwise 404; bot/settings.py refuses it in
-  production): a short-lived demo staff token minted like ``scripts/mint_token.py`` does,
-  so the page can be tried locally.
+  production): a short-lived demo staff token minted by ``identity/minting.py``, as
+  ``scripts/mint_token.py`` mints it, so the page can be tried locally.
 
 Why the channel checks the token although the action server checks it again: a wrong or
 expired token is answered at once with a 401 and an Italian message the page can show,
@@ -24,7 +24,7 @@ has its own prefix). A message longer than ``MAX_MESSAGE_CHARS`` is answered, li
 every channel, with the limit (bot/channels/input_guard.py) and not processed; only a body
 too large to be a chat message at all gets a 413. The token is passed on unchanged in the message
 metadata (``identity_token``), so the action server re-verifies it on every action
-(``actions/identity.py``); ``brand`` comes from the agency code's prefix (``AL-`` Alleanza,
+(``identity/tokens.py``); ``brand`` comes from the agency code's prefix (``AL-`` Alleanza,
 ``CV-`` CA Vita), else the deployment default. Nothing else the client sends reaches
 the metadata.
 
@@ -45,18 +45,19 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.brands import default_brand
-from actions.identity import (
+from bot.channels.turn_context import with_turn_context
+from bot.settings import Settings, current
+from brand_registry import brand_for_prefix
+from identity import (
     AGENCY_RE,
     ID_RE,
     STAFF_ROLES,
     TOKEN_METADATA_KEY,
     Identity,
+    mint_staff_token,
     verify_token,
 )
-from bot.channels.turn_context import with_turn_context
-from bot.settings import Settings, current
-from brand_registry import brand_for_prefix
+from identity.brands import default_brand
 
 log = logging.getLogger(__name__)
 
@@ -243,8 +244,6 @@ class StaffInput(InputChannel):
     def demo_token(self, request: Request) -> HTTPResponse:
         if not self.demo_pages:
             return error(404, "demo_disabled")
-        from scripts.mint_token import mint_staff_token  # development helper, imported late
-
         agency = request.args.get("agency", "AL-MI-001")
         staff_id = request.args.get("staff_id", "S-DEMO")
         role = request.args.get("role", STAFF_ROLES[0])

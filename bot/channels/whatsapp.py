@@ -3,7 +3,7 @@
 ``POST /webhooks/whatsapp/webhook`` receives Twilio's form-encoded messages. Nothing is
 believed before the ``X-Twilio-Signature`` matches (HMAC of the URL and the form with the
 auth token); only then does the channel vouch for the sender's number, by minting the
-short-lived identity token that ``actions/identity.py`` verifies (kind ``whatsapp``, level
+short-lived identity token that ``identity/tokens.py`` verifies (kind ``whatsapp``, level
 "claimed": personal data still needs the OTP step-up). Twilio gets an empty TwiML answer
 at once; the turn runs in the background and the replies go out through Twilio's async
 client, so a slow model or action never makes Twilio time out and retry.
@@ -40,7 +40,6 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,28 +47,23 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-import jwt
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from actions.brands import BRANDS, DEFAULT_BRAND_ENV, normalise_brand
-from actions.identity import (
-    ALGORITHM,
-    AUDIENCE,
-    CHANNEL_SECRET_ENV,
-    CHANNEL_WHATSAPP,
-    E164_RE,
-    ISSUER_CHANNEL,
-    TOKEN_METADATA_KEY,
-    mask_phone,
-    secret_for,
-)
 from bot.channels.channel_state import ChannelState, channel_state_from_env
 from bot.channels.turn_context import with_turn_context
 from bot.settings import DEV_TWILIO_AUTH_TOKEN, Settings, current
+from identity import (
+    CHANNEL_WHATSAPP,
+    TOKEN_METADATA_KEY,
+    is_e164,
+    mask_phone,
+    mint_channel_assertion,
+)
+from identity.brands import BRANDS, DEFAULT_BRAND_ENV, normalise_brand
 
 log = logging.getLogger(__name__)
 # The twilio client logs every request at INFO (URL, headers): keep that out of our logs.
@@ -131,7 +125,7 @@ class WhatsAppSettings:
         base_url = (env.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None
         if (sid or token) and not (sid and token) and not base_url:
             raise ValueError("WhatsApp: set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
-        # The number's own brand, else the deployment default (as actions/brands.py reads it).
+        # The number's own brand, else the deployment default (as identity/brands.py reads it).
         brand_env = "WHATSAPP_BRAND" if env.get("WHATSAPP_BRAND") else DEFAULT_BRAND_ENV
         brand_setting = env.get(brand_env) or BRANDS[0]
         brand = normalise_brand(brand_setting)
@@ -208,19 +202,9 @@ def chosen_payload(text: str, buttons: list[tuple[str, str]]) -> str | None:
 def mint_identity_token(
     phone: str, brand: str | None, ttl: int = TOKEN_TTL_SECONDS, now: float | None = None
 ) -> str:
-    """The channel's assertion "this message came from ``phone``" for the action server."""
-    issued = int(time.time() if now is None else now)
-    claims: dict[str, Any] = {
-        "iss": ISSUER_CHANNEL,
-        "aud": AUDIENCE,
-        "iat": issued,
-        "exp": issued + ttl,
-        "channel": CHANNEL_WHATSAPP,
-        "phone": phone,
-    }
-    if brand:
-        claims["brand"] = brand
-    return jwt.encode(claims, secret_for(CHANNEL_SECRET_ENV), algorithm=ALGORITHM)
+    """The channel's assertion "this message came from ``phone``" for the action server
+    (signed by identity/minting.py, like every identity token)."""
+    return mint_channel_assertion(phone, ttl / 60, brand=brand or None, now=now)
 
 
 # --- sending -------------------------------------------------------------------------
@@ -411,7 +395,7 @@ def inbound_from_form(form: _Form) -> Inbound:
     phone = sender.removeprefix(PREFIX)
     if not sid:
         raise BadRequest("missing MessageSid")
-    if not sender.startswith(PREFIX) or not E164_RE.match(phone):
+    if not sender.startswith(PREFIX) or not is_e164(phone):
         raise BadRequest("From must be whatsapp:+<E.164 number>")
     try:
         num_media = int(form.first("NumMedia") or 0)

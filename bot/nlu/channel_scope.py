@@ -2,7 +2,7 @@
 
 Why: the classifier sees only words, so a customer asking «siete aperti sabato?» could land
 on a staff lookup and get the staff-only refusal. The verified identity in the message
-metadata (the same token the actions check, actions/identity.py) decides: for anybody but
+metadata (the same token the actions check, identity/tokens.py) decides: for anybody but
 agency staff, staff intents are removed from the ranking and the rest renormalised (the
 classifier's distribution given the scope), so the FallbackClassifier after this component
 still judges the confidence. For staff the other way round: a customer's own-data reading
@@ -26,7 +26,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.identity import identity_from_metadata
+from identity import identity_from_metadata
 
 # What a staff member's customer-data question is, read as the lookup it means.
 STAFF_COUNTERPARTS = {

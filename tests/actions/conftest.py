@@ -126,7 +126,7 @@ def short_otp_backend(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def actions_on_short_otp_backend(monkeypatch, short_otp_backend):
     """The actions pointed at the backend whose codes expire in 2 s."""
-    from actions.identity import DEV_SECRETS
+    from identity import DEV_SECRETS
 
     for name in DEV_SECRETS:
         monkeypatch.delenv(name, raising=False)
@@ -138,7 +138,7 @@ def actions_on_short_otp_backend(monkeypatch, short_otp_backend):
 @pytest.fixture
 def actions_on_fresh_backend(monkeypatch, fresh_backend):
     """Point the actions at the module's own backend stub, with the dev token secrets."""
-    from actions.identity import DEV_SECRETS
+    from identity import DEV_SECRETS
 
     for name in DEV_SECRETS:
         monkeypatch.delenv(name, raising=False)

@@ -11,7 +11,7 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from scripts.mint_token import mint_channel_assertion, mint_customer_token
+from identity.minting import mint_channel_assertion, mint_customer_token
 from tests.conftest import ROOT
 
 _RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from actions.identity import Identity
+from identity import Identity
 from tests.actions.conftest import free_port
 
 RELEASE = web.AppKey("release", asyncio.Event)

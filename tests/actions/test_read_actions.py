@@ -9,10 +9,10 @@ import pytest
 
 from actions.backend_client import BackendRefused
 from actions.contacts import ActionMostraRecapitoDispositivo
-from actions.identity import STEP_UP_SLOT
 from actions.otp import ActionReinviaCodice
 from actions.policies import ActionMostraPolizze
 from actions.step_up import VERIFIED, ActionStepUpDone, ValidateStepUpForm, explain_verify_refusal
+from identity import STEP_UP_SLOT
 from tests.actions.conftest import free_port
 from tests.actions.helpers import (
     customer_metadata,

@@ -18,7 +18,6 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions.backend_client import BackendClient
-from actions.identity import ALGORITHM, AUDIENCE, ISSUER_STAFF
 from actions.staff_lookup import (
     TEXT_BACKEND_DOWN,
     TEXT_INVALID_KEY,
@@ -31,7 +30,8 @@ from actions.staff_lookup import (
     valid_mobile,
     valid_vat_number,
 )
-from scripts.mint_token import mint_staff_token
+from identity import ALGORITHM, AUDIENCE, ISSUER_STAFF
+from identity.minting import mint_staff_token
 from tests.actions.conftest import free_port
 from tests.actions.helpers import customer_metadata, run
 

@@ -13,7 +13,7 @@ import re
 import pytest
 import requests
 
-from scripts.mint_token import mint_customer_token, mint_staff_token
+from identity.minting import mint_customer_token, mint_staff_token
 
 # Collected everywhere (`pytest tests`), importable only where Playwright is installed.
 sync_api = pytest.importorskip("playwright.sync_api")

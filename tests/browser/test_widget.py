@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from scripts.mint_token import mint_customer_token
+from identity.minting import mint_customer_token
 
 # Collected everywhere (`pytest tests`), importable only where Playwright is installed.
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -313,7 +313,7 @@ def test_floating_widget_opens_and_closes_from_the_keyboard(open_widget) -> None
 def test_an_expiring_token_is_renewed_and_the_question_answered(open_widget) -> None:
     """The token expires mid-conversation: the server says so, the widget asks the page for
     a fresh token, reconnects to the same conversation and sends the question again."""
-    from actions.identity import LEEWAY_SECONDS
+    from identity import LEEWAY_SECONDS
 
     now = time.time()
     # Valid at connect only thanks to the clock-skew leeway; expired 8 s later.

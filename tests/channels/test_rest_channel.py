@@ -14,10 +14,10 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from actions.identity import verify_token
 from bot.channels.rest import RestInput, conversation_id, refusal
 from bot.settings import Settings
-from scripts.mint_token import mint_customer_token
+from identity import verify_token
+from identity.minting import mint_customer_token
 from tests.channels.conftest import WhatsAppServer
 
 TOKEN = "rest-service-token-for-the-tests-0123456789"

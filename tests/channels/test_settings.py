@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import bot.settings
-from actions.identity import DEV_SECRETS
 from bot.settings import Settings, UnsafeConfiguration, current
+from identity import DEV_SECRETS
 
 SAFE_PRODUCTION = {
     "ASSISTANT_ENV": "production",

@@ -29,7 +29,6 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Sanic
 
 import bot.channels.socketio_jwt as chat
-from actions.identity import anonymous, identity_from_metadata
 from bot.channels.socketio_jwt import (
     VerifiedSocketIOInput,
     customer_conversation,
@@ -37,7 +36,8 @@ from bot.channels.socketio_jwt import (
     session_for,
     visitor_ticket,
 )
-from scripts.mint_token import mint_customer_token, mint_staff_token
+from identity import anonymous, identity_from_metadata
+from identity.minting import mint_customer_token, mint_staff_token
 
 # Several Sanic apps start in one process: keep Sanic from patching its protocol twice.
 Sanic.test_mode = True

@@ -20,9 +20,9 @@ import requests
 from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 
-from actions.identity import ALGORITHM, AUDIENCE, ISSUER_STAFF, verify_token
 from bot.channels.staff import StaffInput
-from scripts.mint_token import mint_customer_token, mint_staff_token
+from identity import ALGORITHM, AUDIENCE, ISSUER_STAFF, verify_token
+from identity.minting import mint_customer_token, mint_staff_token
 
 Sanic.test_mode = True  # several apps start in one process (see tests/channels/conftest.py)
 

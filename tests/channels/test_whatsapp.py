@@ -19,7 +19,6 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from actions.identity import identity_from_metadata
 from bot.channels.whatsapp import (
     MAX_BODY_CHARS,
     WhatsAppSettings,
@@ -27,6 +26,7 @@ from bot.channels.whatsapp import (
     mint_identity_token,
     split_message,
 )
+from identity import identity_from_metadata
 from tests.channels.conftest import (
     WHATSAPP_FROM,
     WHATSAPP_PATH,

@@ -26,7 +26,7 @@ import requests
 import socketio
 import yaml
 
-from scripts.mint_token import mint_customer_token, mint_staff_token
+from identity.minting import mint_customer_token, mint_staff_token
 from scripts.whatsapp_send import DEV_ACCOUNT_SID, SANDBOX_NUMBER, twilio_signature
 
 HERE = Path(__file__).resolve().parent

@@ -154,7 +154,7 @@ def test_anonymous_user_asking_for_policies_is_told_how_to_identify(rasa_url):
 
 
 def test_logged_in_customer_sees_own_policies(rasa_url):
-    from scripts.mint_token import mint_customer_token
+    from identity.minting import mint_customer_token
 
     metadata = {"brand": "alleanza", "identity_token": mint_customer_token(1, "alleanza")}
     reply = say_with(rasa_url, "fammi vedere le mie polizze", metadata, f"e2e-{uuid.uuid4().hex}")
@@ -295,7 +295,7 @@ def test_run_sh_demo_pages_and_cors_follow_the_environment():
 def test_another_identity_on_the_same_rest_sender_cannot_read_or_change_a_form(rasa_url):
     """The attack: with the same REST sender, another identity (another customer's token, or
     none) saw the summary of the support form a customer was filling and could confirm it."""
-    from scripts.mint_token import mint_customer_token
+    from identity.minting import mint_customer_token
 
     sender = f"e2e-{uuid.uuid4().hex[:8]}"
     owner = {"brand": "alleanza", "identity_token": mint_customer_token(1, "alleanza")}

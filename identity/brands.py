@@ -1,7 +1,8 @@
 """Which insurer a conversation belongs to, and what that insurer has.
 
 The facts live in the shared brand registry (``brand_registry/brands.yml``); this module
-maps what channels send to a registered brand. The brand only selects which company's
+maps what channels send to a registered brand, for the channels, the actions, the scripts
+and the token checks (a customer token names its brand). The brand only selects which company's
 answers are shown; it never grants access to personal data, so it may come from channel
 metadata the client sends.
 """

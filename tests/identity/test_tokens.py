@@ -11,7 +11,7 @@ import jwt
 import pytest
 from rasa_sdk import Tracker
 
-from actions.identity import (
+from identity import (
     AUDIENCE,
     CHANNEL_SECRET_ENV,
     CUSTOMER_SECRET_ENV,
@@ -31,12 +31,8 @@ from actions.identity import (
     stepped_up_customer,
     verify_token,
 )
-from scripts.mint_token import (
-    main,
-    mint_channel_assertion,
-    mint_customer_token,
-    mint_staff_token,
-)
+from identity.minting import mint_channel_assertion, mint_customer_token, mint_staff_token
+from scripts.mint_token import main
 
 PHONE = "+393331234567"
 HOUR = 3600
@@ -180,7 +176,7 @@ def test_claims_are_checked(overrides, reason):
 
 
 def test_staff_role_and_agency_are_checked():
-    from actions.identity import STAFF_SECRET_ENV
+    from identity import STAFF_SECRET_ENV
 
     now = int(time.time())
     base = {
@@ -200,7 +196,7 @@ def test_staff_role_and_agency_are_checked():
 
 
 def test_whatsapp_channel_and_phone_are_checked():
-    from actions.identity import CHANNEL_SECRET_ENV
+    from identity import CHANNEL_SECRET_ENV
 
     base = {
         "iss": "assistente-channel",
@@ -300,7 +296,7 @@ def test_no_metadata_or_no_message_is_anonymous():
 
 def test_refusals_are_logged_without_token_or_personal_data(caplog):
     token = mint_channel_assertion(PHONE, now=time.time() - HOUR)
-    with caplog.at_level(logging.DEBUG, logger="actions.identity"):
+    with caplog.at_level(logging.DEBUG, logger="identity"):
         assert verify_token(token).reason == "expired"
         verify_token(sign(customer_claims(iss="RSSMRA80A01H501U")))
     text = caplog.text
@@ -493,57 +489,3 @@ def test_production_never_falls_back_to_the_development_secrets(monkeypatch):
     assert verify_token(token).reason == "not_configured"
     monkeypatch.setenv(CUSTOMER_SECRET_ENV, "p" * 40)
     assert verify_token(mint_customer_token(1, "alleanza")).kind == "customer"
-
-
-# --- brand: checked against the backend's customer record -----------------------------
-
-
-@pytest.fixture
-def on_backend(monkeypatch, backend):
-    """The actions pointed at the session's backend stub (README demo customers)."""
-    monkeypatch.setenv("BACKEND_URL", backend.url)
-    monkeypatch.setenv("BACKEND_API_KEY", backend.api_key)
-    return backend
-
-
-def _refusal_of(metadata: dict, action=None):
-    from actions.policies import ActionMostraPolizze
-    from tests.actions.helpers import make_tracker, run
-
-    return run(action or ActionMostraPolizze(), make_tracker(metadata))
-
-
-def test_a_token_of_the_other_brand_is_refused_like_an_invalid_one(on_backend, caplog):
-    """Customer 1 is Alleanza's Mario Rossi: a validly signed CA Vita token naming him
-    gets exactly the answer of a forged token, and none of his data."""
-    from actions.contacts import ActionMostraRecapitoDispositivo
-
-    forged = {"identity_token": mint_customer_token(1, "alleanza", secret="f" * 40),
-              "brand": "alleanza"}
-    other_brand = {"identity_token": mint_customer_token(1, "cavita"), "brand": "cavita"}
-    unknown = {"identity_token": mint_customer_token(999, "cavita"), "brand": "cavita"}
-    for action in (None, ActionMostraRecapitoDispositivo()):
-        expected = _refusal_of(forged, action)
-        assert [m.get("response") for m in expected[0]] == ["utter_identificazione_necessaria"]
-        with caplog.at_level(logging.WARNING):
-            assert _refusal_of(other_brand, action) == expected
-            assert _refusal_of(unknown, action) == expected
-    assert "reason=wrong_brand" in caplog.text
-
-
-def test_the_right_brand_still_sees_its_data(on_backend):
-    messages, _ = _refusal_of({"identity_token": mint_customer_token(1, "alleanza")})
-    assert messages[0]["response"] == "utter_polizze_attive" and "AL1" in str(messages)
-    messages, _ = _refusal_of({"identity_token": mint_customer_token(7, "cavita")})
-    assert messages[0]["response"] == "utter_polizze_attive" and "CV2" in str(messages)
-
-
-def test_a_whatsapp_step_up_is_checked_against_the_channel_brand(on_backend):
-    from actions.policies import ActionMostraPolizze
-    from tests.actions.helpers import make_tracker, run
-
-    sender = verify_token(mint_channel_assertion(PHONE, brand="cavita"))
-    slots = {STEP_UP_SLOT: step_up_marker(sender, 1)}  # customer 1 is Alleanza's
-    metadata = {"identity_token": mint_channel_assertion(PHONE, brand="cavita")}
-    messages, _ = run(ActionMostraPolizze(), make_tracker(metadata, slots))
-    assert [m.get("response") for m in messages] == ["utter_identificazione_necessaria"]
