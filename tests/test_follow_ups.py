@@ -244,6 +244,7 @@ def test_two_unlikely_siblings_are_still_noise():
 @pytest.mark.parametrize("recent,text,expected", [
     (["faq_video_selfie"], "devo farlo ad ogni accesso??", "faq_video_selfie"),
     (["richiedi_nuovo_codice"], "ancora uno", "richiedi_nuovo_codice"),
+    (["le_mie_polizze"], "e la CV20000004? nn la vedo piu", "faq_polizza_non_visibile"),
 ])
 def test_selfie_and_code_follow_ups(recent, text, expected):
     found = TOPICS.follow_up(text, recent)
