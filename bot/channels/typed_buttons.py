@@ -23,6 +23,8 @@ _YES = {"si", "sii", "certo", "certamente", "volentieri", "procedi", "procediamo
         "inviala", "invia", "mandala", "mandalo", "mandamelo", "inviamelo", "apri", "aprila"}
 _ACTIONS = {"procedi", "inviala", "invia", "mandala", "mandalo", "mandamelo", "inviamelo",
             "apri", "aprila", "vai", "fallo"}
+_POLITE = {"ok", "okay", "grazie", "pure", "dai", "per", "favore", "perfavore", "allora", "va",
+           "bene", "me", "lo", "la"}
 _REFUSING = re.compile(r"\b(no|non|nn|aspetta|dopo|annulla|lascia|basta)\b")
 
 
@@ -60,12 +62,13 @@ def button_choice(text: str, buttons: Sequence[Mapping[str, Any]], prompt: str =
 
 
 def accepts_offer(typed: str) -> bool:
-    """«sì, inviala», «certo», «procedi» under a single offered button take the offer;
-    «ok grazie» only acknowledges the answer, and anything negated or on hold refuses it."""
-    words = typed.split()
-    if not words or _REFUSING.search(typed):
-        return False
-    return words[0] in _YES or (words[0] == "ok" and len(words) > 1 and words[1] in _ACTIONS)
+    """«sì, inviala», «certo», «procedi» under a single offered button take the offer:
+    only such words, at least one of them a yes. «ok grazie» only acknowledges the answer,
+    anything negated or on hold refuses it, anything else is a sentence for the NLU."""
+    words = set(typed.split())
+    if not words or _REFUSING.search(typed) or not words <= _YES | _ACTIONS | _POLITE:
+        return False  # «si può sospendere…?» is a question that starts like a yes
+    return bool(words & (_YES | _ACTIONS))
 
 
 def shown_buttons(events: Sequence[Any]) -> tuple[list[Mapping[str, Any]], str]:

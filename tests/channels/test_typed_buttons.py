@@ -49,7 +49,8 @@ OFFER = [{"title": "Invia la richiesta alla mia agenzia",
     ("certo", OFFER[0]["payload"]), ("ok procedi", OFFER[0]["payload"]),
     ("ok grazie", None), ("ok", None), ("grazie", None), ("no grazie", None),
     ("si ma non adesso", None), ("si aspetta un attimo", None),
-    ("e quanto ci vuole?", None),
+    ("e quanto ci vuole?", None), ("si puo sospendere la copertura online?", None),
+    ("si ma quanto costa", None), ("sì per favore", OFFER[0]["payload"]),
 ])
 def test_a_yes_under_a_single_offer_takes_it(text, expected):
     assert button_choice(text, OFFER) == expected
