@@ -19,7 +19,7 @@ lint:
 	$(VENV)/bin/ruff check actions bot brand_registry identity scripts tests
 
 validate:
-	$(RASA) data validate --data bot/data --domain domain.yml --config config.yml --fail-on-warnings
+	$(RASA) data validate --data bot/data --domain domain --config config.yml --fail-on-warnings
 
 unit:
 	$(PY) -m pytest -m "not e2e" tests

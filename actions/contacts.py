@@ -15,7 +15,7 @@ from actions.guard import backend_down, require_customer
 class ActionMostraRecapitoDispositivo(Action):
     """The dispositive mobile, masked (``+39 *** *** 4567``), whether it is confirmed,
     then the brand's own instructions to change it (utter_faq_recapito_dispositivo_modifica,
-    brand-conditional in domain.yml)."""
+    brand-conditional in domain/codici_recapiti.yml)."""
 
     def name(self) -> str:
         return "action_mostra_recapito_dispositivo"

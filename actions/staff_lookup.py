@@ -8,7 +8,7 @@ answer cannot tell whether that person exists.
 
 What is searched: the key in the message - codice fiscale, partita IVA, mobile number or
 policy number - from the NLU entities (``RegexEntityExtractor``, regexes in
-``bot/data/staff.yml``) or, as a fallback, from the text itself; each candidate is checked
+``bot/data/nlu/staff.yml``) or, as a fallback, from the text itself; each candidate is checked
 (identity/italian_ids.py and identity/phones.py: check character, check digit, an Italian
 mobile) before anything is sent.
 

@@ -2,7 +2,7 @@
 
 Why a data file: the backend stub (its own environment) and the Rasa side (actions,
 channels, NLU helpers) must agree on the same facts, and adding a brand should be an entry
-here plus its responses in domain.yml, not code. ``BRAND_REGISTRY_PATH`` points at another
+here plus its responses in domain/, not code. ``BRAND_REGISTRY_PATH`` points at another
 file (tests add a third brand that way).
 """
 

@@ -34,6 +34,8 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # bot.*: the domain and data files, the pipeline's components
+    sys.path.insert(0, str(ROOT))
 HELD_OUT = sorted((ROOT / "tests" / "data").glob("heldout_*.yml"))
 DEFAULT_CONFIGS = [ROOT / "config.yml", ROOT / "scripts" / "configs" / "rasa_default.yml"]
 OUT_OF_SCOPE = "fuori_ambito"
@@ -52,11 +54,14 @@ def retrieval_variant(workdir: Path) -> Tuple[Path, Path]:
     """The same data with every faq_x intent turned into the retrieval intent faq/x."""
     import yaml
 
-    nlu = (ROOT / "bot" / "data" / "nlu.yml").read_text()
+    from bot.domain_files import domain_dict, nlu_files
+
     data_dir = workdir / "retrieval-data"
     data_dir.mkdir(exist_ok=True)
-    (data_dir / "nlu.yml").write_text(nlu.replace("- intent: faq_", "- intent: faq/"))
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    for path in nlu_files():  # bot/data/nlu/<topic>.yml
+        nlu = path.read_text()
+        (data_dir / path.name).write_text(nlu.replace("- intent: faq_", "- intent: faq/"))
+    domain = domain_dict()
     domain["intents"] = [i for i in domain["intents"] if not i.startswith("faq_")] + ["faq"]
     domain["responses"] = {
         name.replace("utter_faq_", "utter_faq/"): variations
@@ -71,7 +76,7 @@ def train(config: Path, workdir: Path, retrieval: bool) -> Tuple[Path, float]:
     from rasa.model_training import train_nlu
 
     data, domain = (
-        retrieval_variant(workdir) if retrieval else (ROOT / "bot" / "data", ROOT / "domain.yml")
+        retrieval_variant(workdir) if retrieval else (ROOT / "bot" / "data", ROOT / "domain")
     )
     started = time.monotonic()
     model = train_nlu(

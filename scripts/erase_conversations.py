@@ -53,7 +53,7 @@ def open_store(env: dict[str, str] | None = None) -> Any:
     if config.get("dialect") == "sqlite" and not Path(config["db"]).is_absolute():
         config["db"] = str(ROOT / config["db"])  # as Rasa sees it, started in the project
     host = config.pop("url", None)
-    domain = Domain.load(str(ROOT / "domain.yml"))  # its session expiry
+    domain = Domain.load(str(ROOT / "domain"))  # its session expiry (domain/core.yml)
     return RedactingSQLTrackerStore(domain=domain, host=host, sweep_on_start=False, **config)
 
 

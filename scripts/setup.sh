@@ -67,7 +67,11 @@ spacy_key=$(ls "$VENV"/.it_area_clienti_sm-* 2>/dev/null | sort | tail -n 1)
 # re-uses what this machine already trained; one cache per spaCy build, whose content
 # Rasa's fingerprints do not see (same package name and version).
 rasa_cache="${AREA_CLIENTI_CACHE:-$HOME/.cache/area-clienti}/rasa/$(basename "${spacy_key:-none}")"
-model_key=$( (digest config.yml domain.yml bot/data/*.yml bot/nlu/*.py; echo "$spacy_key") | sha256sum | cut -c1-16)
+# The model's inputs: the domain directory and the training data, every YAML file in both
+# (found recursively, in a fixed order; their paths count too, so a move retrains).
+mapfile -t model_inputs < <(find domain bot/data -name '*.yml' | LC_ALL=C sort)
+model_key=$( (printf '%s\n' "${model_inputs[@]}"; digest config.yml "${model_inputs[@]}" bot/nlu/*.py
+  echo "$spacy_key") | sha256sum | cut -c1-16)
 if [[ -f "$MODEL" && "$(cat models/.model-key 2>/dev/null)" == "$model_key" ]]; then
   echo "up to date"
 else
@@ -75,7 +79,7 @@ else
   echo "unchanged come from Rasa's training cache in $rasa_cache)"
   mkdir -p "$rasa_cache"
   RASA_CACHE_DIRECTORY="$rasa_cache" "$VENV/bin/rasa" train --data bot/data \
-    --domain domain.yml --config config.yml --out models --fixed-model-name area-clienti
+    --domain domain --config config.yml --out models --fixed-model-name area-clienti
   echo "$model_key" > models/.model-key
 fi
 

@@ -20,16 +20,19 @@ SEED_FILES = {
 
 @pytest.fixture(scope="session")
 def domain():
-    from rasa.shared.core.domain import Domain
+    """Rasa's Domain of the domain/ directory (all topic files merged by Rasa)."""
+    from bot.domain_files import rasa_domain
 
-    return Domain.load(str(ROOT / "domain.yml"))
+    return rasa_domain()
 
 
 @pytest.fixture(scope="session")
 def training_data():
     from rasa.shared.nlu.training_data.loading import load_data
 
-    files = [*sorted((ROOT / "bot" / "data").glob("nlu*.yml")), ROOT / "bot" / "data" / "staff.yml"]
+    from bot.domain_files import nlu_files
+
+    files = nlu_files()  # bot/data/nlu/*.yml: one file per topic, and the regexes
     first = load_data(str(files[0]))
     return first.merge(*(load_data(str(f)) for f in files[1:]))
 
@@ -47,6 +50,6 @@ def heldout_data():
 @pytest.fixture(scope="session")
 def intents():
     """The intents this assistant declares (Domain.intents adds Rasa's built-in ones)."""
-    import yaml
+    from bot.domain_files import domain_dict
 
-    return yaml.safe_load((ROOT / "domain.yml").read_text())["intents"]
+    return domain_dict()["intents"]

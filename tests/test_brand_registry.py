@@ -3,7 +3,7 @@
 The fixture writes a registry with a third insurer and points ``BRAND_REGISTRY_PATH`` at
 it; the actions, the channels and the backend's rules all pick it up from there alone.
 The last test checks that no Python module outside the registry names a brand, so adding
-one needs only the registry and its responses in domain.yml.
+one needs only the registry and its responses in domain/.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import pytest
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.domain_files import domain_dict
 from bot.nlu.follow_ups import FollowUpResolver, Topics
 
 TOPICS = Topics.load()
@@ -82,9 +83,7 @@ def test_forms_buttons_and_missing_context_keep_the_classifier_reading(text, con
 
 
 def test_every_topic_names_intents_of_the_domain():
-    import yaml
-
-    intents = set(yaml.safe_load(open("domain.yml", encoding="utf-8"))["intents"])
+    intents = set(domain_dict()["intents"])
     for topic in TOPICS.topics:
         assert topic.opened_by <= intents, topic.name
         assert {ask.intent for ask in topic.asks} <= intents, topic.name
@@ -223,9 +222,7 @@ def test_two_unrelated_close_readings_stay_a_question_for_the_fallback():
 
 
 def test_siblings_name_intents_of_the_domain():
-    import yaml
-
-    intents = set(yaml.safe_load(open("domain.yml", encoding="utf-8"))["intents"])
+    intents = set(domain_dict()["intents"])
     for group in TOPICS.siblings:
         assert len(group) >= 2 and group <= intents
 

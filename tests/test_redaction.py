@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-import yaml
 
 from actions.form_cancel import ABORTED
 from actions.step_up import VERIFIED
+from bot.domain_files import domain_dict
 from bot.redaction import (
     CODE_SLOTS,
     LIVE_SLOTS,
@@ -20,7 +20,6 @@ from bot.redaction import (
     redact_text,
 )
 from identity import TOKEN_METADATA_KEY
-from tests.conftest import ROOT
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI3IiwiYnJhbmQiOiJjYXZpdGEifQ.c2lnbmF0dXJl"
 
@@ -122,7 +121,7 @@ def test_slot_values(name, value, expected):
 
 def test_every_slot_named_by_the_rules_exists_in_the_domain():
     """A renamed slot would silently be written in clear."""
-    slots = set(yaml.safe_load((ROOT / "domain.yml").read_text())["slots"])
+    slots = set(domain_dict()["slots"])
     named = CODE_SLOTS | TOKEN_SLOTS | LIVE_SLOTS | {"step_up_customer"}
     assert named - slots == set()
     assert METADATA_SLOTS == {"session_started_metadata"}  # Rasa's own slot

@@ -177,7 +177,7 @@ ACTION_INTENTS = {
 def test_every_intent_is_answered_by_a_rule_with_an_existing_response(domain, intents):
     rules = [
         rule
-        for path in sorted((ROOT / "bot" / "data").glob("*.yml"))
+        for path in sorted((ROOT / "bot" / "data").rglob("*.yml"))
         for rule in yaml.safe_load(path.read_text()).get("rules") or []
     ]
     answered: dict = {}

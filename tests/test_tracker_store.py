@@ -186,7 +186,7 @@ def test_personal_slots_end_with_the_session(store, db):
 
 
 def test_idle_conversations_lose_their_clear_values(store, db):
-    """Idle past the session expiry (60 minutes in domain.yml): the session is over."""
+    """Idle past the session expiry (60 minutes in domain/core.yml): the session is over."""
     turn(store, "web:a", user(EMAIL), SlotSet("support_email", EMAIL))
     assert store.sweep_live_values(now=time.time() + 30 * 60) == 0
     assert store.sweep_live_values(now=time.time() + 61 * 60) == 1

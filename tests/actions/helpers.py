@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.domain_files import domain_dict
 from identity.minting import mint_channel_assertion, mint_customer_token
-from tests.conftest import ROOT
 
-_RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
+_RESPONSES = domain_dict()["responses"]
 
 
 def customer_metadata(customer_id: int, brand: str = "alleanza") -> dict:

@@ -3,15 +3,14 @@ custom action the domain names is registered, and no helper base class breaks lo
 
 from __future__ import annotations
 
-import yaml
 from rasa_sdk.executor import ActionExecutor
 
-from tests.conftest import ROOT
+from bot.domain_files import domain_dict
 
 
 def test_every_domain_action_is_served_by_the_action_server():
     executor = ActionExecutor()
     executor.register_package("actions")  # raises if a registered class cannot be built
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    domain = domain_dict()
     custom = {a for a in domain["actions"] if a.startswith(("action_", "validate_"))}
     assert custom <= set(executor.actions), sorted(custom - set(executor.actions))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import yaml
 from rasa_sdk import Tracker
 
 from actions.suggestions import ActionSuggerisciIntenti, labels
+from bot.domain_files import domain_dict
 from tests.actions.helpers import responses, run
 
 RANKING = [{"name": "nlu_fallback", "confidence": 0.4},
@@ -51,7 +51,7 @@ def test_a_second_miss_in_a_row_offers_a_person():
 
 
 def test_every_label_names_an_intent_of_the_domain_and_no_staff_one():
-    intents = set(yaml.safe_load(open("domain.yml", encoding="utf-8"))["intents"])
+    intents = set(domain_dict()["intents"])
     assert set(labels()) <= intents
     assert not any(name.startswith("staff_") for name in labels())
     assert all(0 < len(title) <= 60 for title in labels().values())

@@ -2,7 +2,7 @@
 stack (tests/browser/conftest.py: ``browser_stack``, ``page``, ``save_screenshot``).
 
 The login and error checks need only the running stack. The lookups need a model trained
-with the staff intents (bot/data/staff.yml + the staff domain entries): with an older
+with the staff intents (bot/data/nlu/staff.yml + domain/staff.yml): with an older
 model the questions are not recognised as staff lookups and those tests fail.
 """
 

@@ -7,7 +7,7 @@ brand and, for a logged-in customer, a short-lived customer JWT minted here with
 development secret. So the widget is tested cross-origin, as deployed, and without the
 development-only demo endpoints (the stack runs with ``DEMO_PAGES=0``).
 
-The answers checked are the real ones: ``domain.yml`` (FAQ texts) and the action server with
+The answers checked are the real ones: ``domain/`` (FAQ texts) and the action server with
 the backend stub's demo data (customer 1 of Alleanza holds policy AL10000001).
 """
 
