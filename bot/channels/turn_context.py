@@ -7,6 +7,8 @@ answer (bot/nlu/follow_ups.py). Every channel wraps its message handler with
 into its payload and adds ``context`` to the message metadata: the intents of the last user
 turns of this session, newest first, and the form in progress. The tracker is the store's,
 so this holds across replicas; a store that is down costs the context, never the message.
+A message that asks two things outside a form goes on with the first and offers the second
+as a button, kept in the tracker like any other (bot/channels/two_requests.py).
 
 The wrapper is also where every channel's text is checked (bot/channels/input_guard.py):
 invalid characters are removed before anything reads the text, and a message longer than
@@ -20,8 +22,9 @@ import logging
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.events import BotUttered
 
-from bot.channels import input_guard
+from bot.channels import input_guard, two_requests
 from bot.channels.typed_buttons import MAX_WORDS as BUTTON_WORDS
 from bot.channels.typed_buttons import button_choice, shown_buttons
 from bot.settings import current as current_settings
@@ -92,6 +95,44 @@ async def read_turn(agent: Any, sender_id: str, text: str) -> tuple[str, dict[st
     return text, context
 
 
+async def _in_form(agent: Any, sender_id: str, context: dict[str, Any] | None) -> bool:
+    if context is not None:
+        return bool(context.get("form"))
+    try:  # a long message has no context: the form is looked up on its own
+        tracker = await agent.tracker_store.retrieve(sender_id)
+    except Exception:
+        return True  # unknown: leave the message whole
+    return tracker is not None and active_form(tracker) is not None
+
+
+async def _two_requests(agent: Any, message: UserMessage,
+                        context: dict[str, Any] | None) -> dict[str, str] | None:
+    """The second request's button, the message's text cut to the first (two_requests)."""
+    text = message.text or ""
+    if text.startswith("/") or len(two_requests.parts(text)) != 2:
+        return None
+    if await _in_form(agent, message.sender_id, context):
+        return None
+    plan = await two_requests.plan(agent, text)
+    if plan is None:
+        return None
+    message.text = plan.text
+    return plan.offer
+
+
+async def _offer(agent: Any, message: UserMessage, button: dict[str, str]) -> None:
+    """Offer the second request, kept in the tracker so a typed «sì» or «1» is that button."""
+    try:
+        tracker = await agent.tracker_store.retrieve(message.sender_id)
+        if tracker is not None:
+            tracker.update(BotUttered(two_requests.OFFER_TEXT, {"buttons": [button]}))
+            await agent.tracker_store.save(tracker)
+    except Exception:  # the offer is still made; only a typed answer to it is lost
+        log.warning("two requests: the offer could not be kept", exc_info=True)
+    await message.output_channel.send_text_with_buttons(
+        message.sender_id, two_requests.OFFER_TEXT, [button])
+
+
 def process_agent() -> Any:
     """Rasa's agent, when this process runs exactly one Sanic app (as under rasa run)."""
     from sanic import Sanic
@@ -122,10 +163,15 @@ def with_turn_context(
                 return None
             message.text = checked.text
         agent = agent_of()
+        second = None
         if agent is not None and isinstance(message.text, str):
             message.text, context = await read_turn(agent, message.sender_id, message.text)
             if context is not None:
                 message.metadata = {**(message.metadata or {}), "context": context}
-        return await on_new_message(message)
+            second = await _two_requests(agent, message, context)
+        result = await on_new_message(message)
+        if second is not None:
+            await _offer(agent, message, second)
+        return result
 
     return handler

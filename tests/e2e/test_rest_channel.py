@@ -313,3 +313,16 @@ def test_another_identity_on_the_same_rest_sender_cannot_read_or_change_a_form(r
     # The owner's form is untouched: still at the summary, with the owner's e-mail.
     reply = say_with(rasa_url, "/conferma", owner, sender)
     assert re.search(r"AL-TK-\d{4}-\d{6}", reply), reply
+
+
+def test_two_requests_in_one_message_answer_the_first_and_offer_the_second(rasa_url):
+    sender = f"e2e-two-{uuid.uuid4().hex[:8]}"
+    replies = say(rasa_url, "non mi arriva il codice via sms. e poi come cambio la password?",
+                  brand="alleanza", sender=sender)
+    assert "Richiedi nuovo codice" in texts(replies)           # the first: the code
+    offer = replies[-1]
+    assert offer["text"].startswith("Mi hai chiesto anche")
+    assert offer["buttons"][0]["payload"] == "/faq_modifica_credenziali"
+    # A typed «sì» under the offer is the offered question.
+    follow = texts(say(rasa_url, "sì", brand="alleanza", sender=sender))
+    assert "password" in follow.lower() and "Mi hai chiesto anche" not in follow
