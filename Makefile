@@ -16,7 +16,7 @@ test: lint validate unit conversations backend-test e2e  ## everything CI runs
 test-fast: lint validate unit  ## seconds: no trained model needed
 
 lint:
-	$(VENV)/bin/ruff check actions bot brand_registry identity scripts tests
+	$(VENV)/bin/ruff check actions bot brand_registry handoff identity scripts tests
 
 validate:
 	$(RASA) data validate --data bot/data --domain domain --config config.yml --fail-on-warnings

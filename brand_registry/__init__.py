@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -40,6 +41,8 @@ class Brand:
     sms_template: str
     registration_needs_policy: bool = False
     registration_ended_policy_months: int | None = None
+    # Days the brand's operators are away besides Italy's public holidays (handoff/).
+    closed_days: tuple[date, ...] = ()
 
 
 def _brand(code: str, raw: Mapping[str, Any]) -> Brand:
@@ -69,6 +72,9 @@ def _brand(code: str, raw: Mapping[str, Any]) -> Brand:
             "policy_number_required")),
         registration_ended_policy_months=(raw.get("registration") or {}).get(
             "ended_policy_months"),
+        # YAML reads 2026-08-14 as a date already; a quoted one is parsed here.
+        closed_days=tuple(sorted(date.fromisoformat(str(d))
+                                 for d in support.get("closed_days") or ())),
     )
 
 

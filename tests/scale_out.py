@@ -63,6 +63,14 @@ def fresh_database_url() -> Iterator[str]:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def created_database_url() -> Iterator[str]:
+    """The URL of a new, empty database, for code that does not create its own; dropped after."""
+    with fresh_database_url() as url:
+        _admin(f'CREATE DATABASE "{urlsplit(url).path.lstrip("/")}"')
+        yield url
+
+
 def count_rows(url: str, sql: str, *params: object) -> int:
     import psycopg2
 

@@ -75,7 +75,7 @@ def test_no_module_outside_the_registry_names_a_brand():
     """Brand codes in code would have to be edited for every new brand."""
     literal = re.compile(r"""["'](alleanza|cavita)["']""")
     offenders = []
-    for folder in ("actions", "bot", "brand_registry", "backend_stub"):
+    for folder in ("actions", "bot", "brand_registry", "backend_stub", "handoff"):
         for path in (ROOT / folder).rglob("*.py"):
             if "tests" in path.parts or path.name == "seed.py" or ".venv" in path.parts:
                 continue  # seed.py is demo data: customers belong to a brand
