@@ -165,6 +165,11 @@ _TEXT_PATTERNS: tuple[tuple[KeyKind, re.Pattern[str]], ...] = (
 )
 
 
+def names_a_customer(text: str) -> bool:
+    """Whether the text holds something shaped like a search key, valid or not."""
+    return any(pattern.search(text) for _, pattern in _TEXT_PATTERNS)
+
+
 def valid_policy_number(raw: str) -> str | None:
     value = re.sub(r"[\s\-/.]+", "", raw).upper()
     return value if re.fullmatch(r"(AL|CV)\d{8}", value) else None

@@ -6,12 +6,13 @@ metadata (the same token the actions check, identity/tokens.py) decides: for any
 agency staff, staff intents are removed from the ranking and the rest renormalised (the
 classifier's distribution given the scope), so the FallbackClassifier after this component
 still judges the confidence. For staff the other way round: a customer's own-data reading
-of a message that names a customer (a policy number, a codice fiscale, a partita IVA, a
-phone number: «polizze della polizza CV…», «richieste aperte della AL…») is the lookup of
-that customer, so its share moves to the staff counterpart; and the lookup asked is the one
-the message opens with («recapiti del…», «richieste aperte…»), as staff write them. Without
-a customer named, «le mie polizze» from staff reaches the guard (actions/guard.py), which
-never shows a customer's data to staff and says what staff can ask instead.
+of a message that names a customer by a key the staff lookup searches by (policy number,
+codice fiscale, partita IVA, mobile: actions/staff_lookup.py, «polizze della polizza CV…»,
+«richieste aperte della AL…») is the lookup of that customer, so its share moves to the
+staff counterpart; and the lookup asked is the one the message opens with («recapiti
+del…», «richieste aperte…»), as staff write them. Without a customer named, «le mie
+polizze» from staff reaches the guard (actions/guard.py), which never shows a customer's
+data to staff and says what staff can ask instead.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
+from actions.staff_lookup import names_a_customer
 from identity import identity_from_metadata
 
 # What a staff member's customer-data question is, read as the lookup it means.
@@ -34,10 +36,6 @@ STAFF_COUNTERPARTS = {
     "mio_recapito_dispositivo": "staff_recapiti_cliente",
     "invia_richiesta_agenzia": "staff_richieste_cliente",
 }
-# Something that names a customer (validated later by the lookup itself).
-NAMES_A_CUSTOMER = re.compile(
-    r"\b([a-z]{2} ?\d{4} ?\d{4}|[a-z]{6}\d{2}[a-z]\d{2}[a-z]\d{3}[a-z]|\d{11}|"
-    r"(\+|00)?\d[\d ]{8,14}\d)\b", re.IGNORECASE)
 # The lookup a staff question opens with: «recapiti del cellulare…», «richieste aperte…».
 STAFF_VIEW_WORDS = (
     (re.compile(r"\b(polizz|contratt)", re.IGNORECASE), "staff_polizze_cliente"),
@@ -57,7 +55,7 @@ def first_view(text: str) -> str | None:
 def staff_reading(text: str, ranking: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """A staff member's ranking with customer-data readings moved to the lookups when the
     message names a customer, and the lookup its first words ask for on top."""
-    if not NAMES_A_CUSTOMER.search(text):
+    if not names_a_customer(text):
         return ranking
     merged: Dict[str, float] = {}
     for r in ranking:
