@@ -25,9 +25,9 @@ from actions.backend_client import BackendClient, BackendRefused, BackendUnavail
 from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
 from actions.form_cancel import wants_to_cancel
 from actions.guard import backend_down, form_customer, require_customer, verified_customer
+from actions.policy_focus import FOCUS_SLOT, policy_answer, policy_in
 from actions.step_up import ABORTED, failure, latest_intent
 from actions.support import plain
-from brand_registry import policy_prefix_pattern
 from identity import identity_from_tracker, valid_iban
 
 KINDS = {
@@ -51,9 +51,6 @@ FORM_SLOTS = (
     "sr_kind", "policy_number", "sr_event_date", "sr_description", "sr_iban", "sr_amount",
     "sr_effective_date", "sr_confirm",
 )
-# «CV20000002», «cv 2000 0002», «AL-1000-0001»: people group the digits as on the paper.
-POLICY_RE = re.compile(rf"\b({policy_prefix_pattern()})[ .-]?(\d{{4}}[ .-]?\d{{4}})\b",
-                       re.IGNORECASE)
 DATE_RE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b")
 ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?:\s?[A-Z0-9]){11,30})\b", re.IGNORECASE)
@@ -109,11 +106,6 @@ def topic_in(text: Any) -> str | None:
         return "surrender" if "riscatt" in plain(str(text or "")) else None
     return {"surrender_total": "surrender", "surrender_partial": "surrender",
             "reactivation": "suspension"}.get(kind, kind)
-
-
-def policy_in(text: Any) -> str | None:
-    match = POLICY_RE.search(str(text or ""))
-    return f"{match.group(1).upper()}{re.sub(r'[ .-]', '', match.group(2))}" if match else None
 
 
 def date_in(text: Any, today: date | None = None) -> date | None:
@@ -287,7 +279,8 @@ class ValidateServiceRequestForm(GuidedForm):
             return {}
         if wants_to_cancel(tracker):
             return {}
-        return {"policy_number": (tracker.latest_message or {}).get("text")}
+        text = (tracker.latest_message or {}).get("text")
+        return {"policy_number": policy_answer(tracker) or text}
 
     async def validate_sr_kind(self, value, dispatcher, tracker, domain):
         kind = kind_in(value)
@@ -333,7 +326,7 @@ class ValidateServiceRequestForm(GuidedForm):
                                          tracker.get_slot("sr_kind"), number)
         if refused is not None:
             return refused
-        return {"policy_number": number, "form_failures": 0.0}
+        return {"policy_number": number, FOCUS_SLOT: number, "form_failures": 0.0}
 
     async def _ineligible(self, dispatcher, tracker, customer_id, kind, number):
         """Whether ``kind`` applies to the policy, asked before the details: a surrender on

@@ -19,13 +19,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agency_requests import euro, policy_in
+from actions.agency_requests import euro
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
 from actions.form_base import Answer, GuidedForm
 from actions.form_cancel import wants_to_cancel
 from actions.guard import backend_down, explain_otp_refusal, form_customer, require_customer
+from actions.installment_choice import choice_in, names_installments
 from actions.otp import PAYMENT_CHALLENGE
 from actions.policies import italian_date
+from actions.policy_focus import FOCUS_SLOT, policy_answer, policy_in
 from actions.step_up import (
     ABORTED,
     VERIFIED,
@@ -77,19 +79,6 @@ def unpaid(installments: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """Unpaid installments, oldest first: the numbered list the customer chooses from."""
     return sorted((i for i in installments if not i.get("paid")),
                   key=lambda i: (str(i.get("due_date")), i.get("id", 0)))
-
-
-def choice_in(text: Any, count: int) -> List[int] | None:
-    """1-based positions typed by the customer: "1", "1 e 2", "la prima", "tutte"."""
-    words = plain(str(text or ""))
-    if "tutt" in words:
-        return list(range(1, count + 1))
-    ordinals = {"prima": 1, "primo": 1, "seconda": 2, "secondo": 2, "terza": 3, "terzo": 3,
-                "quarta": 4, "quinta": 5, "ultima": count, "piu vecchia": 1}
-    found = [int(n) for n in re.findall(r"\b\d{1,2}\b", words)]
-    found += [v for w, v in ordinals.items() if re.search(rf"\b{w}\b", words)]
-    picked = sorted(set(found))
-    return picked if picked and all(1 <= n <= count for n in picked) else None
 
 
 def method_in(text: Any) -> tuple[str, str | None] | None:
@@ -144,7 +133,7 @@ class ValidatePaymentForm(GuidedForm):
     answers = (
         Answer("policy_number", re.compile(r"\b(polizz\w*|contratt\w*)\b"), policy_in,
                clears=("pay_installments",)),
-        Answer("pay_installments", re.compile(r"\b(rat[ae])\b"), lambda t: choice_in(t, 99)),
+        Answer("pay_installments", re.compile(r"\b(rat[ae])\b"), names_installments),
         Answer("pay_method", re.compile(
             r"\b(metodo|carta|mybank|my bank|visa|mastercard|bonifico|pag\w* con)\b"), method_in),
         Answer("pay_otp", re.compile(r"(?!)"), typed_code),
@@ -161,7 +150,8 @@ class ValidatePaymentForm(GuidedForm):
             return {}
         if wants_to_cancel(tracker):
             return {}
-        return {"policy_number": (tracker.latest_message or {}).get("text")}
+        text = (tracker.latest_message or {}).get("text")
+        return {"policy_number": policy_answer(tracker) or text}
 
     async def extract_pay_otp(self, dispatcher, tracker, domain) -> Dict[str, Any]:
         if tracker.get_slot("requested_slot") != "pay_otp":
@@ -204,7 +194,8 @@ class ValidatePaymentForm(GuidedForm):
             explain_reason(dispatcher, todo[0].get("reason") or "", data=italian_date(
                 todo[0].get("due_date")))
             return {"policy_number": ABORTED, "form_aborted": True}
-        return {"policy_number": result.get("policy_number") or number, "form_failures": 0.0}
+        number = result.get("policy_number") or number
+        return {"policy_number": number, FOCUS_SLOT: number, "form_failures": 0.0}
 
     async def validate_pay_installments(self, value, dispatcher, tracker, domain):
         customer_id = await form_customer(dispatcher, tracker)
@@ -218,7 +209,7 @@ class ValidatePaymentForm(GuidedForm):
                 # Already validated (a resumed form): the backend ids, checked again below.
                 ids = [int(part[3:]) for part in str(value).split(",")]
             else:
-                positions = choice_in(value, len(todo))
+                positions = choice_in(value, len(todo), [i.get("due_date") for i in todo])
                 if positions is None:
                     return failure(dispatcher, tracker, "pay_installments",
                                    "utter_rate_scelta_hint", numero=len(todo))

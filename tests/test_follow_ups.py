@@ -254,3 +254,43 @@ def test_selfie_and_code_follow_ups(recent, text, expected):
 ])
 def test_words_that_only_look_like_a_cue_are_not_follow_ups(recent, text):
     assert TOPICS.follow_up(text, recent) is None
+
+
+@pytest.mark.parametrize("answer,text,expected", [
+    ("utter_pagamento_sdd_not_payable", "e allora come faccio a cambiare?", "faq_pagamento_sdd"),
+    ("utter_pagamento_sdd_not_payable", "e per cambiare modalità di pagamento?",
+     "faq_pagamento_sdd"),
+    ("utter_pagamento_overdue_more_than_6_months", "e xké nn posso??", "faq_rate_scadute"),
+    ("utter_pagamento_older_installment_not_payable", "quindi a chi mi rivolgo",
+     "faq_rate_scadute"),
+    ("utter_pagamento_protection_not_yet_due", "e quando potrò pagarla?",
+     "faq_pagamento_protezione"),
+])
+def test_a_follow_up_on_a_refusal_takes_the_refusal_as_its_subject(answer, text, expected):
+    # a reading at 0.95 of something else: the refusal just said is the stronger context
+    message = _message(text, {"recent_intents": ["paga_rata"], "last_answers": [answer]},
+                       intent="faq_metodi_pagamento", confidence=0.95)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == expected
+
+
+@pytest.mark.parametrize("text,confidence", [
+    ("e la mail come si cambia?", 0.6),      # another subject
+    ("no grazie", 0.6),                      # a refusal, not a question
+    ("come si vedono le polizze scadute", 0.6),
+    ("perché?", 0.99),                       # a reading this sure stands
+])
+def test_other_messages_after_a_refusal_keep_their_reading(text, confidence):
+    message = _message(text, {"recent_intents": ["paga_rata"],
+                              "last_answers": ["utter_pagamento_sdd_not_payable"]},
+                       intent="faq_modifica_credenziali", confidence=confidence)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == "faq_modifica_credenziali"
+
+
+def test_topics_opened_by_answers_name_responses_of_the_domain():
+    responses = set(domain_dict()["responses"])
+    answered = [t for t in TOPICS.topics if t.answered_by]
+    assert answered
+    for topic in answered:
+        assert topic.answered_by <= responses, topic.name

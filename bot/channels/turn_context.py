@@ -66,6 +66,21 @@ def recent_intents(events: Sequence[Any], turns: int = RECENT_TURNS) -> list[str
     return said[::-1][:turns]
 
 
+def last_answers(events: Sequence[Any]) -> list[str]:
+    """Names of the responses the assistant gave since the customer's last message: a
+    refusal said inside a form («pagata con SDD») is a subject of its own for what follows."""
+    said: list[str] = []
+    for event in reversed(events):
+        kind = _field(event, "type_name") or _field(event, "event")
+        if kind == "user":
+            break
+        if kind == "bot":
+            name = (_field(event, "metadata") or {}).get("utter_action")
+            if name:
+                said.append(str(name))
+    return said[::-1]
+
+
 def active_form(tracker: Any) -> str | None:
     name = getattr(tracker, "active_loop_name", None)
     return str(name) if name else None
@@ -91,7 +106,8 @@ async def read_turn(agent: Any, sender_id: str, text: str) -> tuple[str, dict[st
         payload = button_choice(text, buttons, prompt)
         if payload:
             return payload, None
-    context = {"recent_intents": recent_intents(events), "form": active_form(tracker)}
+    context = {"recent_intents": recent_intents(events), "form": active_form(tracker),
+               "last_answers": last_answers(events)}
     return text, context
 
 

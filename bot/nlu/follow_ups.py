@@ -53,6 +53,7 @@ class Topic:
     opened_by: frozenset[str]
     names: re.Pattern[str]
     asks: tuple[Ask, ...]
+    answered_by: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Topics:
     max_words: int
     trust_above: float = 1.01
     trust_above_with_reference: float = 1.01
+    trust_above_after_answer: float = 1.01
     weak_readings: frozenset[str] = frozenset()
     references: re.Pattern[str] = re.compile("(?!)")
     forms: Dict[str, str] = field(default_factory=dict)
@@ -90,6 +92,7 @@ class Topics:
                 names=_starts(spec.get("names") or ["(?!)"]),
                 asks=tuple(Ask(_starts(ask["cues"]), str(ask["intent"]))
                            for ask in spec.get("asks") or ()),
+                answered_by=frozenset(spec.get("answered_by") or ()),
             )
             for name, spec in (raw.get("topics") or {}).items()
         )
@@ -101,6 +104,7 @@ class Topics:
             max_words=int(raw.get("max_words") or 12),
             trust_above=float(raw.get("trust_above") or 1.01),
             trust_above_with_reference=float(raw.get("trust_above_with_reference") or 1.01),
+            trust_above_after_answer=float(raw.get("trust_above_after_answer") or 1.01),
             weak_readings=frozenset(raw.get("weak_readings") or ()),
             references=re.compile("|".join(raw.get("references") or ["(?!)"])),
             forms={str(k): str(v) for k, v in (raw.get("forms") or {}).items()},
@@ -150,21 +154,41 @@ class Topics:
             found.extend(t for t in opened if t not in found)
         return found
 
+    def answer_topics(self, last_answers: Sequence[str]) -> List[Topic]:
+        """Subjects the assistant's last answer opened by itself (a refusal said inside a
+        form: «la polizza è pagata con SDD»), whatever the customer had asked."""
+        said = set(last_answers)
+        return [t for t in self.topics if t.answered_by & said]
+
+    def after_answer(self, text: str, last_answers: Sequence[str], intent: str | None,
+                     confidence: float) -> tuple[Topic, str] | None:
+        """(topic, intent) when ``text`` follows up the last answer's own subject: «e come
+        faccio a cambiare?» right after the SDD refusal. Only a reading this sure stands."""
+        topics = self.answer_topics(last_answers)
+        if not topics or (intent and intent not in self.weak_readings
+                          and confidence >= self.trust_above_after_answer):
+            return None
+        return self._match(plain_text(text), topics)
+
     def follow_up(self, text: str, recent_intents: Sequence[str],
                   form: str | None = None) -> tuple[Topic, str] | None:
         """(topic, intent) when ``text`` is a follow-up on a subject still open: the form's
         own subject inside a form, the recent answers' subjects otherwise."""
-        words = plain_text(text)
-        if not words or len(words.split()) > self.max_words or self.never_when.search(words):
-            return None
         if form:
             own = self.form_topic(form)
             candidates = [own] if own else []
         else:
             candidates = self.open_topics(recent_intents)
+        return self._match(plain_text(text), candidates)
+
+    def _match(self, words: str, candidates: Sequence[Topic]) -> tuple[Topic, str] | None:
+        if not words or len(words.split()) > self.max_words or self.never_when.search(words):
+            return None
         for topic in candidates:
+            # Subjects opened by questions; a refusal's words («scadute») name no subject.
             names_other = bool(self.other_subjects.search(words)) or any(
-                other.names.search(words) for other in self.topics if other is not topic)
+                other.names.search(words) for other in self.topics
+                if other is not topic and other.opened_by)
             if names_other and not topic.names.search(words):
                 continue  # «e la mail come si cambia?» is about the e-mail, not this subject
             for ask in topic.asks:
@@ -182,6 +206,13 @@ def context_of(message: Message) -> tuple[List[str], str | None]:
     form = context.get("form")
     return ([str(i) for i in recent if i] if isinstance(recent, list) else [],
             str(form) if form else None)
+
+
+def last_answers_of(message: Message) -> List[str]:
+    """The responses of the assistant's last turn, as the channel put them in the context."""
+    context = (message.get("metadata") or {}).get("context")
+    said = context.get("last_answers") if isinstance(context, dict) else None
+    return [str(a) for a in said if a] if isinstance(said, list) else []
 
 
 @DefaultV1Recipe.register(
@@ -210,9 +241,9 @@ class FollowUpResolver(GraphComponent):
         if text.startswith("/"):
             return  # a button names its own intent
         reading = message.get(INTENT) or {}
-        found = None
-        if not self.topics.keeps(text, reading.get("name"),
-                                 float(reading.get("confidence") or 0.0)):
+        intent, confidence = reading.get("name"), float(reading.get("confidence") or 0.0)
+        found = self.topics.after_answer(text, last_answers_of(message), intent, confidence)
+        if found is None and not self.topics.keeps(text, intent, confidence):
             found = self.topics.follow_up(text, *context_of(message))
         if found is not None:
             topic, intent = found

@@ -9,7 +9,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.events import ActiveLoop, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.channels.turn_context import recent_intents, with_turn_context
+from bot.channels.turn_context import last_answers, recent_intents, with_turn_context
 
 CONFIRM = [{"title": "Sì, invia", "payload": "/conferma"}, {"title": "No", "payload": "/negazione"}]
 
@@ -68,7 +68,8 @@ def test_a_sentence_gets_the_recent_intents_and_the_form_in_progress():
                        BotUttered("Il tuo recapito termina con 4567"))
     [(text, context)] = _run(tracker, "come lo cambio?")
     assert text == "come lo cambio?"
-    assert context == {"recent_intents": ["mio_recapito_dispositivo"], "form": None}
+    assert context == {"recent_intents": ["mio_recapito_dispositivo"], "form": None,
+                       "last_answers": []}
     in_form = _tracker(_user("apri richiesta", "apri_richiesta_supporto"),
                        ActiveLoop("support_form"), BotUttered("A che e-mail?"))
     assert _run(in_form, "come lo cambio?")[0][1]["form"] == "support_form"
@@ -84,3 +85,14 @@ def test_answers_inside_a_form_are_not_turns_of_the_subject():
               BotUttered("Non corretto"), _user("aspetta", "esitazione"),
               _user("332355", "nlu_fallback"), ActiveLoop(None), BotUttered("Ecco le polizze")]
     assert recent_intents(events) == ["le_mie_polizze"]
+
+
+def test_the_last_answers_are_the_responses_since_the_last_message():
+    events = [_user("pago la AL10000004", "paga_rata"),
+              BotUttered("vecchia", metadata={"utter_action": "utter_faq_dove_pagare"}),
+              _user("ok la AL10000004", "paga_rata"),
+              BotUttered("SDD", metadata={"utter_action": "utter_pagamento_sdd_not_payable"}),
+              BotUttered("Altro?", metadata={})]
+    assert last_answers(events) == ["utter_pagamento_sdd_not_payable"]
+    [(_, context)] = _run(_tracker(*events), "e come faccio a cambiare?")
+    assert context["last_answers"] == ["utter_pagamento_sdd_not_payable"]
