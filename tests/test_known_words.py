@@ -12,7 +12,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.nlu.known_words import KnownWordsGate
 
 TRAINING = ["ho dimenticato la password", "non mi arriva il codice via sms", "grazie mille",
-            "come pago la rata"]
+            "come pago la rata", "aperto certo power"]
 
 
 @pytest.fixture
@@ -38,6 +38,8 @@ def _classified(text):
     ("pasword dimentcata", True),  # typos of trained words
     ("grz", True), ("ok", True),  # one short word: left to the classifier
     ("/conferma", True), ("mi arriva zxqv", True),
+    # «wer» of «power» and «ert» of «aperto»: trigrams of different words make no typo
+    ("xkjq wert", False), ("codise pasword", True),
 ])
 def test_gate(gate, text, kept):
     message = gate.process([_classified(text)])[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import Counter, defaultdict
 from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -38,6 +39,14 @@ def trigrams(word: str) -> set[str]:
     return {word[i:i + 3] for i in range(len(word) - 2)}
 
 
+def index_by_trigram(known: set[str]) -> Dict[str, List[str]]:
+    index: Dict[str, List[str]] = defaultdict(list)
+    for word in known:
+        for gram in trigrams(word):
+            index[gram].append(word)
+    return dict(index)
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
@@ -52,6 +61,7 @@ class KnownWordsGate(GraphComponent):
         self.min_shared = float(config.get("min_shared", MIN_SHARED))
         known = known or {}
         self.words, self.trigrams = known.get("words", set()), known.get("trigrams", set())
+        self._by_trigram = index_by_trigram(self.words)
 
     @classmethod
     def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -75,6 +85,7 @@ class KnownWordsGate(GraphComponent):
             seen.update(words(str(example.get("text") or "")))
         self.words = seen
         self.trigrams = {gram for word in seen for gram in trigrams(word)}
+        self._by_trigram = index_by_trigram(seen)
         with self.model_storage.write_to(self.resource) as folder:
             (folder / FILE).write_text(json.dumps(
                 {"words": sorted(self.words), "trigrams": sorted(self.trigrams)}),
@@ -82,11 +93,20 @@ class KnownWordsGate(GraphComponent):
         return self.resource
 
     def is_known(self, word: str) -> bool:
-        """A word written before, or (four letters or more) a likely typo of one."""
+        """A word written before, or (four letters or more) a likely typo of one: it shares
+        at least ``min_shared`` of its trigrams with one word seen («pasword»: password).
+        Trigrams spread over many words do not count («wert»: «wer» of one, «ert» of
+        another)."""
         if word in self.words:
             return True
         grams = trigrams(word)
-        return len(word) >= 4 and len(grams & self.trigrams) >= self.min_shared * len(grams)
+        if len(word) < 4 or len(grams & self.trigrams) < self.min_shared * len(grams):
+            return False
+        shared: Counter[str] = Counter()
+        for gram in grams:
+            shared.update(self._by_trigram.get(gram, ()))
+        # at least two: one trigram in common («ert») is chance, not a typo
+        return bool(shared) and max(shared.values()) >= max(2.0, self.min_shared * len(grams))
 
     def process(self, messages: List[Message]) -> List[Message]:
         if not self.words:
