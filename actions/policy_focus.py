@@ -77,13 +77,17 @@ def policy_by_words(text: Any, buttons: Sequence[Mapping[str, Any]]) -> str | No
 
 
 def shown_policy_buttons(tracker: Tracker) -> List[Mapping[str, Any]]:
-    """Buttons of the newest bot message since the last user message, if they are policies."""
-    for event in reversed(tracker.events[:-1] if tracker.events else []):
+    """Policy buttons of the assistant's turn that the latest user message answers."""
+    users_seen = 0
+    for event in reversed(tracker.events or []):
         if event.get("event") == "user":
-            break
-        buttons = (event.get("data") or {}).get("buttons") if event.get("event") == "bot" else None
-        if buttons:
-            return [b for b in buttons if policy_in(b.get("payload"))]
+            users_seen += 1
+            if users_seen == 2:
+                break  # back to the turn before the question: nothing shown since
+        elif event.get("event") == "bot" and users_seen == 1:
+            buttons = (event.get("data") or {}).get("buttons")
+            if buttons:
+                return [b for b in buttons if policy_in(b.get("payload"))]
     return []
 
 

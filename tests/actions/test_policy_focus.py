@@ -59,9 +59,14 @@ def test_a_shown_policy_is_named_by_its_product(text, expected):
 
 
 def _asked_tracker(text: str, focus: str | None, buttons: list[dict]) -> Tracker:
+    # as the action server sees it: the question, the customer's answer, then the form's
+    # own events of this turn
     events = [
+        {"event": "user", "text": "voglio pagare una rata"},
         {"event": "bot", "text": "Per quale polizza?", "data": {"buttons": buttons}},
+        {"event": "action", "name": "action_listen"},
         {"event": "user", "text": text},
+        {"event": "slot", "name": "requested_slot", "value": "policy_number"},
     ]
     latest = {"text": text, "intent": {"name": "x", "confidence": 0.9}, "entities": []}
     return Tracker("u1", {FOCUS_SLOT: focus}, latest, events, False, None,
@@ -75,6 +80,13 @@ def test_the_answer_resolves_against_the_focus_and_the_shown_buttons():
     assert policy_answer(_asked_tracker("AL10000001", None, buttons)) == "AL10000001"
     assert policy_answer(_asked_tracker("la stessa", None, buttons)) is None
     assert policy_answer(_asked_tracker("boh", "AL10000002", buttons)) is None
+
+
+def test_buttons_of_an_older_turn_do_not_count():
+    buttons = policy_buttons(POLICIES, None)
+    tracker = _asked_tracker("quella della casa", None, buttons)
+    tracker.events.insert(3, {"event": "user", "text": "aspetta"})  # answered already
+    assert policy_answer(tracker) is None
 
 
 # --- installments ---------------------------------------------------------------------
