@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff import handoff_open
 from identity.brands import brand_from_metadata
 
 
@@ -30,9 +31,14 @@ class ActionSessionStart(Action):
         # else is carried over: a new session starts with no half-filled form, code or
         # answer of the previous one.
         brand = brand_from_metadata(metadata, fallback=tracker.get_slot("brand"))
-        return [
+        events: List[EventType] = [
             SessionStarted(),
             SlotSet("session_started_metadata", metadata),
             SlotSet("brand", brand),
             ActionExecuted("action_listen"),
         ]
+        # A new session resets Rasa's pause: a customer still waiting for (or talking with)
+        # an operator keeps the assistant silent (actions/handoff.py, docs/handoff.md).
+        if handoff_open(tracker.sender_id):
+            events.append(ConversationPaused())
+        return events

@@ -163,6 +163,15 @@ class HandoffQueue:
             entries.append(QueueEntry(seen[row["brand"]], _request(row)))
         return entries
 
+    def held_by(self, operator_id: str) -> list[HandoffRequest]:
+        """The conversations an operator has taken and not yet ended, oldest first."""
+        query = (sa.select(requests)
+                 .where(requests.c.status == Status.TAKEN.value,
+                        requests.c.operator_id == operator_id)
+                 .order_by(requests.c.id))
+        with self._engine.connect() as conn:
+            return [_request(row) for row in conn.execute(query).mappings().all()]
+
     def position_of(self, conversation_id: str) -> int | None:
         """1 for the next one served in its brand's queue; None when it is not waiting."""
         mine = requests.alias("mine")

@@ -54,3 +54,29 @@ _active = sa.text("status IN ({})".format(", ".join(f"'{s.value}'" for s in ACTI
 sa.Index("handoff_one_open_request", requests.c.conversation_id, unique=True,
          sqlite_where=_active, postgresql_where=_active)
 sa.Index("handoff_queue_order", requests.c.status, requests.c.brand, requests.c.id)
+
+# Operators whose console asked for the queue lately (handoff/presence.py): «online» is a
+# recent last_seen, so a closed browser tab goes offline by itself.
+operators = sa.Table(
+    "handoff_operators",
+    metadata,
+    sa.Column("operator_id", sa.String(255), primary_key=True),
+    sa.Column("brands", sa.String(255), nullable=False),  # comma-separated brand codes
+    sa.Column("last_seen", UtcDateTime, nullable=False),
+)
+
+# Callback requests left when no operator could take the conversation (WhatsApp out of
+# hours): what the operators call back, with a masked transcript summary.
+callbacks = sa.Table(
+    "handoff_callbacks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("brand", sa.String(64), nullable=False),
+    sa.Column("identity_level", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("done_at", UtcDateTime),
+)

@@ -19,11 +19,13 @@ MIN_SECRET_BYTES = 32
 CUSTOMER_SECRET_ENV = "CUSTOMER_JWT_SECRET"
 STAFF_SECRET_ENV = "STAFF_JWT_SECRET"
 CHANNEL_SECRET_ENV = "CHANNEL_ASSERTION_SECRET"
+OPERATOR_SECRET_ENV = "OPERATOR_JWT_SECRET"  # the operators' console (identity/operators.py)
 # Public (they are in this repository): refused when ASSISTANT_ENV=production.
 DEV_SECRETS = {
     CUSTOMER_SECRET_ENV: "dev-customer-secret-change-me-0123456789",
     STAFF_SECRET_ENV: "dev-staff-secret-change-me-0123456789abc",
     CHANNEL_SECRET_ENV: "dev-channel-secret-change-me-0123456789a",
+    OPERATOR_SECRET_ENV: "dev-operator-secret-change-me-0123456789",
 }
 
 _warned_dev: set[str] = set()
@@ -58,5 +60,5 @@ def secret_for(env_name: str) -> str:
 
 __all__ = [
     "CHANNEL_SECRET_ENV", "CUSTOMER_SECRET_ENV", "DEV_SECRETS", "MIN_SECRET_BYTES",
-    "STAFF_SECRET_ENV", "SecretNotConfigured", "secret_for",
+    "OPERATOR_SECRET_ENV", "STAFF_SECRET_ENV", "SecretNotConfigured", "secret_for",
 ]

@@ -12,6 +12,11 @@ refused later. Put the output into the message metadata as ``identity_token``:
     .venv/bin/python scripts/mint_token.py --staff S-042 --role agency_employee --agency AL-MI-001
     .venv/bin/python scripts/mint_token.py --whatsapp +393331234567 --ttl 5
     .venv/bin/python scripts/mint_token.py --customer 7 --brand cavita --json   # REST metadata
+    .venv/bin/python scripts/mint_token.py --operator OP-1 --brands alleanza,cavita  # console
+
+Operator tokens (``OPERATOR_JWT_SECRET``, identity/operators.py) open the operators' console
+at /webhooks/operators/; they name the brands whose conversations the operator serves and
+live at most 8 hours (default 480 minutes, ``--role supervisor`` for a supervisor).
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ from identity.minting import (  # noqa: E402
     mint_customer_token,
     mint_staff_token,
 )
+from identity.operators import (  # noqa: E402
+    DEFAULT_OPERATOR_TTL_MINUTES,
+    OPERATOR_ROLES,
+    mint_operator_token,
+)
 
 
 def _ttl(given: float | None, default: float) -> float:
@@ -43,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     who.add_argument("--customer", metavar="ID", help="backend customer id (README demo table)")
     who.add_argument("--staff", metavar="ID", help="staff id")
     who.add_argument("--whatsapp", metavar="PHONE", help="sender number, E.164")
+    who.add_argument("--operator", metavar="ID", help="operator id (operators' console)")
+    parser.add_argument("--brands", help="operator's brands, comma-separated (with --operator)")
     parser.add_argument("--brand", help="alleanza or cavita (required with --customer)")
-    parser.add_argument("--role", default="agency_employee", choices=STAFF_ROLES)
+    parser.add_argument("--role", choices=(*STAFF_ROLES, *OPERATOR_ROLES),
+                        help="staff: agency_employee (default) or agency_manager; "
+                             "operator: operator (default) or supervisor")
     parser.add_argument("--agency", help="agency code, e.g. AL-MI-001 (required with --staff)")
     parser.add_argument(
         "--ttl", type=float, help="minutes (customer, staff: 30, at most 60 / 480; whatsapp: 10)"
@@ -63,7 +77,15 @@ def main(argv: list[str] | None = None) -> int:
             if not args.agency:
                 parser.error("--staff needs --agency")
             token = mint_staff_token(
-                args.staff, args.role, args.agency, _ttl(args.ttl, DEFAULT_TTL_MINUTES)
+                args.staff, args.role or STAFF_ROLES[0], args.agency,
+                _ttl(args.ttl, DEFAULT_TTL_MINUTES)
+            )
+        elif args.operator is not None:
+            if not args.brands:
+                parser.error("--operator needs --brands")
+            token = mint_operator_token(
+                args.operator, args.role or OPERATOR_ROLES[0], args.brands.split(","),
+                _ttl(args.ttl, DEFAULT_OPERATOR_TTL_MINUTES)
             )
         else:
             token = mint_channel_assertion(

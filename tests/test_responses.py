@@ -165,6 +165,7 @@ ACTION_INTENTS = {
     "mio_recapito_dispositivo": "action_mostra_recapito_dispositivo",
     "richiedi_nuovo_codice": "action_reinvia_codice",
     "apri_richiesta_supporto": "support_form",
+    "richiesta_operatore": "action_richiedi_operatore",  # the live handoff (actions/handoff.py)
     "invia_richiesta_agenzia": "action_avvia_richiesta_agenzia",
     "paga_rata": "action_avvia_pagamento",
     "riprendi_modulo": "action_riprendi_modulo",

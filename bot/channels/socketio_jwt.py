@@ -30,6 +30,11 @@ python-socketio 5), so the socket never joins the room its replies are emitted t
 * **Pages.** The widget (``web/widget/``) and the socket.io client from npm
   (``web/node_modules``) are served by this blueprint under ``/webhooks/chat/``; the demo
   host page and its demo-token endpoint only when ``DEMO_PAGES=1`` at startup.
+* **Operators.** An operator's messages and the handoff notices reach the widget through
+  :mod:`bot.channels.outbound` (``web:`` conversations): ``bot_uttered`` emitted to the
+  conversation's room, stamped like every reply. With ``REDIS_URL`` set the socket.io server
+  uses python-socketio's ``AsyncRedisManager``, so an emit on one Rasa replica reaches a
+  widget connected to another.
 * **Limits.** Messages are checked like every channel's (``with_turn_context``,
   bot/channels/input_guard.py): over ``MAX_MESSAGE_CHARS`` the widget gets the limit as a
   reply and the message goes no further. Allowed origins and demo pages come from
@@ -60,6 +65,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio import exceptions as socketio_errors
 
+from bot.channels import outbound
 from bot.channels.turn_context import with_turn_context
 from bot.settings import Settings, current
 from identity import (
@@ -270,6 +276,17 @@ def _served(folder: Path, allowed: tuple[str, ...], name: str) -> HTTPResponse:
 # --- the channel --------------------------------------------------------------------------
 
 
+def client_manager(env: Dict[str, str] | None = None) -> Dict[str, Any]:
+    """``client_manager=AsyncRedisManager(REDIS_URL)`` when Redis is configured: emits then
+    reach sockets held by any replica (operators' messages). Nothing otherwise."""
+    url = ((os.environ if env is None else env).get("REDIS_URL") or "").strip()
+    if not url:
+        return {}
+    from socketio import AsyncRedisManager
+
+    return {"client_manager": AsyncRedisManager(url, channel="area-clienti-chat")}
+
+
 class StampedSocketIOOutput(SocketIOOutput):
     """Stamps each reply with its ``BotUttered`` timestamp (the widget's replay cursor) and
     the part number: Rasa sends one reply as several messages (paragraphs, then images),
@@ -458,6 +475,20 @@ class VerifiedSocketIOInput(SocketIOInput):
         )
         await on_new_message(message)
 
+    async def deliver(self, conversation: str, text: str, ts: float,
+                      who: str = "system", state: str = "held") -> bool:
+        """A message no turn asked for (an operator's) to the conversation's room, stamped
+        like a reply (the replay cursor); ``sender: "operator"`` lets the widget label it,
+        ``handoff`` (waiting, held, assistant) tells it who answers next."""
+        if self.sio is None:
+            return False
+        message: Dict[str, Any] = {"text": text, "ts": ts, "part": 0, "handoff": state}
+        if who == "operator":
+            message["sender"] = "operator"
+        await self.sio.emit(self.bot_message_evt, message, room=conversation,
+                            namespace=self.namespace)
+        return True
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
@@ -467,8 +498,10 @@ class VerifiedSocketIOInput(SocketIOInput):
         # harmless without a valid token; development only. Production: the insurers' sites
         # (bot/settings.py refuses to start without them).
         sio = AsyncServer(async_mode="sanic",
-                          cors_allowed_origins=list(self.settings.allowed_origins))
+                          cors_allowed_origins=list(self.settings.allowed_origins),
+                          **client_manager())
         self.sio = sio  # get_output_channel() uses it
+        outbound.register(NAMESPACE, self.deliver)
         hook = SocketBlueprint(sio, self.socketio_path, "chat_webhook", __name__)
 
         @hook.listener("before_server_start")

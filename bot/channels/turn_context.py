@@ -14,6 +14,10 @@ The wrapper is also where every channel's text is checked (bot/channels/input_gu
 invalid characters are removed before anything reads the text, and a message longer than
 ``MAX_MESSAGE_CHARS`` (bot/settings.py) is answered with the limit, on its own output
 channel, and goes no further: neither the NLU nor the tracker ever sees it.
+
+Then the live handoff (bot/channels/handoff_turns.py): a conversation waiting for or held
+by an operator gets its message to the operator whole (none of the readings above), and an
+angry or insistent message becomes a request for a person.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered
 
-from bot.channels import input_guard, two_requests
+from bot.channels import handoff_turns, input_guard, two_requests
 from bot.channels.typed_buttons import MAX_WORDS as BUTTON_WORDS
 from bot.channels.typed_buttons import button_choice, shown_buttons
 from bot.settings import current as current_settings
@@ -179,8 +183,12 @@ def with_turn_context(
                 return None
             message.text = checked.text
         agent = agent_of()
+        handled, result = await handoff_turns.handle(agent, message, on_new_message)
+        if handled:
+            return result
         second = None
-        if agent is not None and isinstance(message.text, str):
+        if agent is not None and isinstance(message.text, str) and not message.text.startswith(
+                handoff_turns.HANDOFF_INTENT):
             message.text, context = await read_turn(agent, message.sender_id, message.text)
             if context is not None:
                 message.metadata = {**(message.metadata or {}), "context": context}

@@ -53,6 +53,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
+from bot.channels import outbound
 from bot.channels.channel_state import ChannelState, channel_state_from_env
 from bot.channels.turn_context import with_turn_context
 from bot.settings import DEV_TWILIO_AUTH_TOKEN, Settings, current
@@ -539,10 +540,19 @@ class WhatsAppInput(InputChannel):
 
     # --- HTTP -------------------------------------------------------------------------
 
+    async def deliver(self, conversation: str, text: str, ts: float,
+                      who: str = "system", state: str = "held") -> bool:
+        """A message no turn asked for (an operator's, prefixed «Operatore:»), through the
+        Twilio API. The 24-hour customer-service window is checked by the caller
+        (bot/channels/handoff_live.py)."""
+        body = f"Operatore: {text}" if who == "operator" else text
+        return await WhatsAppOutput(self.sender, self.state)._deliver(conversation, body)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         on_new_message = with_turn_context(
             on_new_message, max_chars=self.deployment.max_message_chars)
         hook = Blueprint("whatsapp_webhook", __name__)
+        outbound.register(PREFIX, self.deliver)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

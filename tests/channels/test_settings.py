@@ -17,6 +17,7 @@ SAFE_PRODUCTION = {
     "CUSTOMER_JWT_SECRET": "c" * 40,
     "STAFF_JWT_SECRET": "s" * 40,
     "CHANNEL_ASSERTION_SECRET": "w" * 40,
+    "OPERATOR_JWT_SECRET": "o" * 40,
     "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
     "TWILIO_AUTH_TOKEN": "t" * 32,
     "CHAT_ALLOWED_ORIGINS": "https://www.alleanza.it, https://www.ca-vita.it",
@@ -78,12 +79,13 @@ def test_settings_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _channels() -> list[Any]:
+    from bot.channels.operators import OperatorsInput
     from bot.channels.rest import RestInput
     from bot.channels.socketio_jwt import VerifiedSocketIOInput
     from bot.channels.staff import StaffInput
     from bot.channels.whatsapp import WhatsAppInput
 
-    return [RestInput, VerifiedSocketIOInput, WhatsAppInput, StaffInput]
+    return [RestInput, VerifiedSocketIOInput, WhatsAppInput, StaffInput, OperatorsInput]
 
 
 @pytest.mark.parametrize("channel", _channels(), ids=lambda c: c.__name__)

@@ -632,3 +632,49 @@ def test_pages_load_nothing_from_other_sites() -> None:
             assert not script.search(text), path
         else:
             assert not markup.search(text), path
+
+
+# --- the live handoff: messages no turn asked for ----------------------------------------
+
+
+def test_an_operators_message_reaches_the_widget_room_through_the_outbound_registry(
+        server: ChatServer) -> None:
+    from bot.channels import outbound
+
+    async def scenario() -> tuple[dict, dict, bool, bool]:
+        client = Client(server)
+        assert await client.connect({"brand": "alleanza"}), client.refused
+        try:
+            confirm = await client.session()
+            conversation = confirm["session_id"]
+            assert outbound.reachable(conversation)
+            sent = asyncio.run_coroutine_threadsafe(
+                outbound.deliver(conversation, "Sono Laura dell'assistenza", 1234.5,
+                                 "operator"), server.loop)
+            operator = await client.next("bot_uttered")
+            notice = asyncio.run_coroutine_threadsafe(
+                outbound.deliver(conversation, "Sono di nuovo l'assistente", 1240.0,
+                                 state="assistant"),
+                server.loop)
+            system = await client.next("bot_uttered")
+            other = asyncio.run_coroutine_threadsafe(
+                outbound.deliver("web:anon-someone-else", "non per te", 1250.0), server.loop)
+            await client.expect_no_reply()
+        finally:
+            await client.close()
+        return operator, system, sent.result(5) and notice.result(5), other.result(5)
+
+    operator, system, delivered, other = run(scenario())
+    assert operator == {"text": "Sono Laura dell'assistenza", "ts": 1234.5, "part": 0,
+                        "sender": "operator", "handoff": "held"}
+    assert system == {"text": "Sono di nuovo l'assistente", "ts": 1240.0, "part": 0,
+                      "handoff": "assistant"}
+    assert delivered and other  # an empty room is not an error: the replay covers it
+
+
+def test_with_redis_configured_the_socket_server_shares_emits_across_replicas() -> None:
+    from socketio import AsyncRedisManager
+
+    assert chat.client_manager({}) == {}
+    manager = chat.client_manager({"REDIS_URL": "redis://127.0.0.1:6379/0"})["client_manager"]
+    assert isinstance(manager, AsyncRedisManager)

@@ -35,6 +35,7 @@
     send: "Invia",
     you: "Tu: ",
     bot: "Assistente: ",
+    operator: "Operatore",
     quickReplies: "Risposte rapide",
     log: "Conversazione",
     open: "Chatta con l'assistente",
@@ -265,6 +266,9 @@
         self.seenReplies[key] = true;
         if (self.lastBotTs === null || message.ts > self.lastBotTs) self.lastBotTs = message.ts;
       }
+      // Live handoff: while an operator holds the conversation, a person answers when they
+      // can, so no "the assistant is typing" after the customer's messages.
+      if (message.handoff) self.handoff = message.handoff;
       self.addBot(message);
     });
     this.socket.on("connect_error", function (error) {
@@ -356,7 +360,7 @@
   Chat.prototype.emit = function (payload) {
     this.pending = payload;
     this.socket.emit("user_uttered", { message: payload });
-    this.showTyping();
+    if (this.handoff !== "held") this.showTyping();
   };
 
   Chat.prototype.addUser = function (text) {
@@ -377,7 +381,13 @@
       message.attachment.payload && message.attachment.payload.src;
     if (!message.text && !buttons.length && !image) return; // e.g. custom JSON: not for people
     var item = el("div", "acc-msg acc-bot");
-    item.appendChild(el("span", "acc-visually-hidden", TEXT.bot));
+    if (message.sender === "operator") {
+      // A person of the assistance writes (live handoff): say so, visibly.
+      item.className += " acc-operator";
+      item.appendChild(el("span", "acc-sender", TEXT.operator));
+    } else {
+      item.appendChild(el("span", "acc-visually-hidden", TEXT.bot));
+    }
     if (message.text) richText(item, message.text);
     if (image) {
       var img = el("img", "acc-image");
