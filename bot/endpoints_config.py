@@ -12,7 +12,13 @@ YAML per environment:
     REDIS_URL=redis://:secret@cache:6379/0                    (the WhatsApp channel's memory
                                                               too: bot/channels/channel_state.py)
 
+    OPS_METRICS=0                                             (no metrics broker)
+
     python -m bot.endpoints_config > /tmp/endpoints.yml       # what scripts/run.sh does
+
+Unless endpoints.yml names an event broker of its own, the event broker is
+bot/ops_metrics.py's ``MetricsBroker``: it only counts turns, fallbacks, handoffs and
+latency for ``GET /webhooks/ops/metrics`` (bot/channels/ops.py); nothing leaves the process.
 """
 
 from __future__ import annotations
@@ -36,8 +42,13 @@ LOCK_DB_DEFAULT = 1  # Rasa's own default: keeps locks apart from the channel ke
 # Rasa's Redis lock store uses the blocking client on the event loop: a Redis that stops
 # answering must not freeze the server for Rasa's default 10 s per call.
 LOCK_SOCKET_TIMEOUT_SECONDS = 2
+PG_CONNECT_TIMEOUT_SECONDS = 3
 # Rasa's SQL store that writes no token or personal data in clear (bot/tracker_store.py).
 TRACKER_STORE_TYPE = "bot.tracker_store.RedactingSQLTrackerStore"
+# Rasa's Redis lock store that takes a process-local lock while Redis is away (bot/lock_store.py).
+LOCK_STORE_TYPE = "bot.lock_store.ResilientRedisLockStore"
+METRICS_BROKER_TYPE = "bot.ops_metrics.MetricsBroker"
+OFF = ("0", "false", "no", "off")
 
 
 class EndpointsConfigError(ValueError):
@@ -82,8 +93,10 @@ def tracker_store(env: Mapping[str, str]) -> dict[str, Any]:
     if login_db:
         store["login_db"] = login_db
     query = dict(parse_qsl(parts.query))
-    if query:  # e.g. sslmode=verify-full
-        store["query"] = query
+    # A PostgreSQL that stops answering must not hold a turn (and, the driver being
+    # synchronous, the whole process) for the operating system's TCP time-out.
+    query.setdefault("connect_timeout", str(PG_CONNECT_TIMEOUT_SECONDS))
+    store["query"] = query  # e.g. sslmode=verify-full
     return {**store, **_credentials(parts)}
 
 
@@ -95,7 +108,7 @@ def lock_store(env: Mapping[str, str]) -> dict[str, Any] | None:
     if parts.scheme not in REDIS_SCHEMES or not parts.hostname:
         raise EndpointsConfigError("REDIS_URL must look like redis://[:password@]host:6379/0")
     store: dict[str, Any] = {
-        "type": "redis",
+        "type": LOCK_STORE_TYPE,
         "url": parts.hostname,
         "port": _port(parts, 6379, "REDIS_URL"),
         "db": int(env.get("RASA_LOCK_REDIS_DB") or LOCK_DB_DEFAULT),
@@ -142,6 +155,8 @@ def render(env: Mapping[str, str] | None = None, base: Path = BASE_ENDPOINTS) ->
     lock = lock_store(env)
     if lock:
         endpoints["lock_store"] = lock
+    if not endpoints.get("event_broker") and env.get("OPS_METRICS", "1").lower() not in OFF:
+        endpoints["event_broker"] = {"type": METRICS_BROKER_TYPE}
     return endpoints
 
 

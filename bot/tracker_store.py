@@ -47,6 +47,7 @@ import json
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -78,6 +79,7 @@ LIVE_SWEEP_SECONDS = 5 * 60
 RETENTION_SWEEP_SECONDS = 6 * 60 * 60
 # Events after which no earlier slot value can come back.
 RESETS = frozenset({"session_started", "restart", "reset_slots"})
+LAST_KNOWN_CONVERSATIONS = 5000  # per process, read only while the database is away
 STEP_UP_CUSTOMER_SLOT = "step_up_customer"  # actions/guard.py: the customer a WhatsApp
 #                                             sender proved with the OTP step-up
 
@@ -203,6 +205,12 @@ _swept_at_start: set[str] = set()
 
 def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA secure_delete = ON")
+    # Fewer syncs per commit (NORMAL): a killed process loses nothing; a power cut at the
+    # wrong moment may lose the last turn. ``SQLITE_SYNCHRONOUS=FULL`` restores SQLite's
+    # default. (Not WAL: deleted rows would stay readable in the log until a checkpoint.)
+    synchronous = os.environ.get("SQLITE_SYNCHRONOUS", "NORMAL").upper()
+    if synchronous in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        dbapi_connection.execute(f"PRAGMA synchronous = {synchronous}")
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
@@ -223,6 +231,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         self.live_hours = live_hours or positive_setting(
             os.environ, LIVE_HOURS_ENV, DEFAULT_LIVE_HOURS)
         super().__init__(domain=domain, host=host, event_broker=event_broker, **kwargs)
+        self._unsaved: dict[str, DialogueStateTracker] = {}  # kept through an outage
+        self._last_known: OrderedDict[str, list[Event]] = OrderedDict()
         if self.engine.dialect.name == "sqlite":
             # Deleted rows are overwritten, not left readable in the file's free pages.
             # (PostgreSQL: dead rows go at the next (auto)vacuum.)
@@ -238,8 +248,42 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     # --- writing and reading ---
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Rasa's save, with each new event redacted and live slots' values kept apart."""
-        await self.stream_events(tracker)
+        """Rasa's save, with each new event redacted and live slots' values kept apart.
+
+        A save that fails (the database away) keeps the tracker in this process: the next
+        read or save of any conversation first writes what is missing (the events after
+        those stored, as Rasa's save does), so a turn answered during an outage is in the
+        table once the database is back. During the outage a read returns the events this
+        process last read or wrote of the conversation (``LAST_KNOWN_CONVERSATIONS`` kept),
+        so the conversation goes on where it was instead of starting again in Rasa's
+        in-memory fallback store (which is still used for conversations this process had
+        not seen: with several replicas, one whose turns land on another replica).
+        """
+        self._remember(tracker)
+        try:
+            await self._flush_unsaved(exclude=tracker.sender_id)
+            published = self._save(tracker)
+        except sa.exc.SQLAlchemyError:
+            self._unsaved[tracker.sender_id] = tracker
+            raise
+        self._unsaved.pop(tracker.sender_id, None)
+        # The event broker gets what was written (Rasa's stream_events would read the whole
+        # tracker back once more for the difference).
+        if self.event_broker is not None:
+            for event in published:
+                self.event_broker.publish({"sender_id": tracker.sender_id, **event})
+        await self._maybe_sweep(time.time())
+
+    async def _flush_unsaved(self, exclude: str | None = None) -> None:
+        for sender in [s for s in self._unsaved if s != exclude]:
+            tracker = self._unsaved[sender]
+            self._save(tracker)  # raises while the database is still away
+            self._unsaved.pop(sender, None)
+            log.warning("tracker: a conversation's turns kept during an outage are saved")
+
+    def _save(self, tracker: DialogueStateTracker) -> list[dict[str, Any]]:
+        """Writes the new events; returns them as written (redacted)."""
+        published: list[dict[str, Any]] = []
         now = time.time()
         sender = tracker.sender_id
         brand = tracker.get_slot("brand")
@@ -253,8 +297,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                     timestamp=data.get("timestamp"),
                     intent_name=((data.get("parse_data") or {}).get("intent") or {}).get("name"),
                     action_name=data.get("name"),
-                    data=json.dumps(redact_event(data)),
+                    data=json.dumps(redacted := redact_event(data)),
                 )
+                published.append(redacted)
                 session.add(row)
                 subjects |= subjects_of(data, brand)
                 if event.type_name in RESETS:
@@ -267,7 +312,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             session.query(LiveValue).filter(LiveValue.sender_id == sender).update(
                 {LiveValue.touched_at: now}, synchronize_session=False)
             session.commit()
-        await self._maybe_sweep(now)
+        return published
 
     @staticmethod
     def _keep_live(session: Any, sender: str, slot: str, value: Any, event_id: int,
@@ -283,6 +328,31 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> DialogueStateTracker | None:
+        try:
+            tracker = await self._read(sender_id, fetch_events_from_all_sessions)
+        except sa.exc.SQLAlchemyError:
+            known = self._last_known.get(sender_id) if not fetch_events_from_all_sessions else None
+            if known is None or self.domain is None:
+                raise  # Rasa's FailSafeTrackerStore goes on in memory
+            log.warning("tracker: database away; a conversation goes on from this process's "
+                        "copy")
+            return DialogueStateTracker.from_events(sender_id, known, self.domain.slots)
+        if tracker is not None and not fetch_events_from_all_sessions:
+            self._remember(tracker)
+        return tracker
+
+    def _remember(self, tracker: DialogueStateTracker) -> None:
+        """The last events this process read or wrote of a conversation, for outages only."""
+        self._last_known[tracker.sender_id] = list(tracker.events)
+        self._last_known.move_to_end(tracker.sender_id)
+        while len(self._last_known) > LAST_KNOWN_CONVERSATIONS:
+            self._last_known.popitem(last=False)
+
+    async def _read(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        if self._unsaved:
+            await self._flush_unsaved()
         with self.session_scope() as session:
             rows = self._event_query(
                 session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions

@@ -4,7 +4,8 @@
 #   2. the Italian spaCy pipeline it_area_clienti_sm (cached build, see
 #      scripts/build_italian_pipeline.py);
 #   3. the backend stub's own environment (backend_stub/.venv), when present;
-#   4. the web widget's npm packages, Debian Chromium and Playwright (scripts/setup_web.sh);
+#   4. the web widget's npm packages, Debian Chromium and Playwright (scripts/setup_web.sh),
+#      and Debian's haproxy for several Rasa replicas (scripts/setup_haproxy.sh);
 #   5. the trained Rasa model models/area-clienti.tar.gz.
 # Each step is skipped when its inputs have not changed since the last run.
 set -euo pipefail
@@ -58,8 +59,9 @@ else
   echo "no backend_stub/setup.sh yet: skipped"
 fi
 
-step "4/5 web widget and browser tests (chromium, socket.io-client, playwright)"
+step "4/5 web widget and browser tests (chromium, socket.io-client, playwright); haproxy"
 bash scripts/setup_web.sh
+bash scripts/setup_haproxy.sh  # load balancer for several replicas (scripts/run.sh)
 
 step "5/5 Rasa model (models/area-clienti.tar.gz)"
 spacy_key=$(ls "$VENV"/.it_area_clienti_sm-* 2>/dev/null | sort | tail -n 1)

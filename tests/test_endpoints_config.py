@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.endpoints_config import TRACKER_STORE_TYPE, EndpointsConfigError, render
+from bot.endpoints_config import (
+    LOCK_STORE_TYPE,
+    TRACKER_STORE_TYPE,
+    EndpointsConfigError,
+    render,
+)
 from tests.conftest import ROOT
 from tests.scale_out import (
     REDIS_URL,
@@ -94,12 +99,12 @@ def test_postgresql_url_becomes_rasa_sql_tracker_settings():
     assert store == {"type": TRACKER_STORE_TYPE, "dialect": "postgresql", "url": "db.internal",
                      "port": 6543,
                      "db": "conversations", "login_db": "postgres", "username": "rasa",
-                     "password": "p@ss"}
+                     "password": "p@ss", "query": {"connect_timeout": "3"}}
 
 
 def test_redis_url_becomes_a_redis_lock_store():
     lock = render({"REDIS_URL": "rediss://:s3cret@cache:6380/0"})["lock_store"]
-    assert lock == {"type": "redis", "url": "cache", "port": 6380, "db": 1, "use_ssl": True,
+    assert lock == {"type": LOCK_STORE_TYPE, "url": "cache", "port": 6380, "db": 1, "use_ssl": True,
                     "socket_timeout": 2, "password": "s3cret"}
     prefixed = render({"REDIS_URL": "redis://cache", "REDIS_KEY_PREFIX": "area-clienti:prod:"})
     assert prefixed["lock_store"]["key_prefix"] == "areaclientiprod"  # Rasa: alphanumerics
@@ -110,7 +115,8 @@ def test_redis_url_becomes_a_redis_lock_store():
 def test_postgresql_query_and_login_database_options():
     store = render({"RASA_TRACKER_URL": "postgresql://rasa@db/conv?sslmode=verify-full",
                     "RASA_TRACKER_LOGIN_DB": ""})["tracker_store"]
-    assert store["query"] == {"sslmode": "verify-full"} and "login_db" not in store
+    assert store["query"] == {"sslmode": "verify-full", "connect_timeout": "3"}
+    assert "login_db" not in store
     assert store["port"] == 5432
 
 
@@ -148,7 +154,7 @@ def test_command_line_writes_yaml_and_fails_cleanly(tmp_path: Path):
     env = {"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:6379/0"}
     out = subprocess.run([sys.executable, "-m", "bot.endpoints_config"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True)
-    assert yaml.safe_load(out.stdout)["lock_store"]["type"] == "redis"
+    assert yaml.safe_load(out.stdout)["lock_store"]["type"] == LOCK_STORE_TYPE
     bad = subprocess.run([sys.executable, "-m", "bot.endpoints_config"], cwd=ROOT,
                          env={**env, "RASA_TRACKER_URL": "mysql://x/y"},
                          capture_output=True, text=True)

@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered
 
-from bot.channels import handoff_turns, input_guard, two_requests
+from bot.channels import handoff_turns, input_guard, turn_failure, two_requests
 from bot.channels.typed_buttons import MAX_WORDS as BUTTON_WORDS
 from bot.channels.typed_buttons import button_choice, shown_buttons
 from bot.settings import current as current_settings
@@ -193,7 +193,7 @@ def with_turn_context(
             if context is not None:
                 message.metadata = {**(message.metadata or {}), "context": context}
             second = await _two_requests(agent, message, context)
-        result = await on_new_message(message)
+        result = await turn_failure.handled(on_new_message, message)  # metrics per channel
         if second is not None:
             await _offer(agent, message, second)
         return result
