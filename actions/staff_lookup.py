@@ -59,7 +59,8 @@ PAYLOAD_TYPE = "staff_lookup"
 MAX_CUSTOMERS = 5  # a shared mobile or a legal representative of many companies
 
 View = Literal["policies", "contacts", "requests", "all"]
-KeyKind = Literal["fiscal_code", "vat_number", "mobile", "policy_number"]
+# "customer": no key typed, the customer of the previous lookup (customers_in_focus)
+KeyKind = Literal["fiscal_code", "vat_number", "mobile", "policy_number", "customer"]
 
 VIEWS: Dict[str, View] = {
     "staff_polizze_cliente": "policies",
@@ -78,6 +79,7 @@ KEY_LABELS: Dict[str, str] = {
     "vat_number": "partita IVA",
     "mobile": "numero di cellulare",
     "policy_number": "numero di polizza",
+    "customer": "il cliente della ricerca precedente",
 }
 
 # --- texts ---------------------------------------------------------------------------
@@ -212,9 +214,29 @@ class KeySearch:
     invalid_kind: KeyKind | None = None
 
 
+FOCUS_KEY = SearchKey("customer", "")
+
+
 def find_search_key(tracker: Tracker) -> KeySearch:
-    """The search key: entities first (in ENTITY_KINDS order), then the text itself."""
-    latest = tracker.latest_message or {}
+    """The search key of the latest message."""
+    return key_in_message(tracker.latest_message or {})
+
+
+def customers_in_focus(tracker: Tracker) -> List[Any]:
+    """Ids of the customers the last lookup of this session showed: «e i suoi recapiti?»
+    names no key, and the stored messages hold the keys masked, the lookup's own answer
+    holds the ids (scoping and audit apply again when they are read)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        custom = (event.get("data") or {}).get("custom") if event.get("event") == "bot" else None
+        if isinstance(custom, dict) and custom.get("type") == PAYLOAD_TYPE:
+            return [c["id"] for c in custom.get("customers") or [] if c.get("id")]
+    return []
+
+
+def key_in_message(latest: Dict[str, Any]) -> KeySearch:
+    """The search key of one message: entities first (in ENTITY_KINDS order), then its text."""
     entities = [e for e in latest.get("entities") or [] if isinstance(e, dict)]
     invalid: KeyKind | None = None
     for entity, kind in ENTITY_KINDS.items():
@@ -426,17 +448,21 @@ class ActionStaffLookup(Action):
             refuse_not_staff(dispatcher, identity)
             return []
         search = find_search_key(tracker)
-        if search.key is None:
+        focus = customers_in_focus(tracker) if search.key is None else []
+        if search.key is None and (search.invalid_kind is not None or not focus):
             if search.invalid_kind is not None:
                 dispatcher.utter_message(text=TEXT_INVALID_KEY[search.invalid_kind])
             else:
                 dispatcher.utter_message(text=TEXT_NO_KEY)
             return []
-        key = search.key
+        key = search.key or FOCUS_KEY
         view = view_for(((tracker.latest_message or {}).get("intent") or {}).get("name"))
         try:
             async with BackendClient.for_identity(identity) as backend:
-                matches = await self._matches(backend, key)
+                if search.key is None:
+                    matches = [{"customer": await backend.get_customer(i)} for i in focus]
+                else:
+                    matches = await self._matches(backend, key)
                 results = [
                     (match["customer"], await fetch_view(backend, match["customer"]["id"], view))
                     for match in matches[:MAX_CUSTOMERS]

@@ -294,3 +294,54 @@ def test_topics_opened_by_answers_name_responses_of_the_domain():
     assert answered
     for topic in answered:
         assert topic.answered_by <= responses, topic.name
+
+
+@pytest.mark.parametrize("recent,text,expected", [
+    (["faq_credenziali_dimenticate"], "cosa mi chiedono?", "faq_credenziali_dimenticate"),
+    (["faq_modifica_indirizzo"], "quanto ci vuole?", "faq_modifica_indirizzo"),
+    (["faq_documentazione_elettronica"], "e come lo disattivo dall'app?",
+     "faq_documentazione_elettronica"),
+    (["faq_sinistro"], "e dall'app?", "faq_sinistro"),
+    (["ringraziamento", "faq_pagamento_sdd"], "e allora come faccio?", "faq_pagamento_sdd"),
+])
+def test_an_unplaced_dependent_follow_up_gets_the_previous_answer_again(recent, text, expected):
+    message = _message(text, {"recent_intents": recent}, intent="faq_accesso", confidence=0.31)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == expected
+    assert message.get("follow_up") == {"same_subject": expected}
+
+
+@pytest.mark.parametrize("recent,text,confidence", [
+    (["faq_sinistro"], "e dall'app?", 0.75),                 # the classifier placed it
+    (["faq_recapito_dispositivo"], "e il codice?", 0.3),     # another subject
+    (["faq_sinistro"], "servono documenti?", 0.3),           # names another subject
+    (["richiedi_nuovo_codice"], "e allora come faccio?", 0.3),  # only after an FAQ answer
+    (["faq_sinistro"], "grazie mille", 0.3),                 # not a follow-up
+    ([], "e dall'app?", 0.3),                                # nothing before
+])
+def test_other_messages_are_not_the_same_subject(recent, text, confidence):
+    message = _message(text, {"recent_intents": recent}, intent="faq_accesso",
+                       confidence=confidence)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get("follow_up") is None or "same_subject" not in message.get("follow_up")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("e i suoi recapiti?", "staff_recapiti_cliente"),
+    ("ha richieste aperte?", "staff_richieste_cliente"),
+    ("e che polizze ha?", "staff_polizze_cliente"),
+    ("il suo cellulare?", "staff_recapiti_cliente"),
+])
+def test_staff_follow_ups_point_at_the_customer_just_looked_up(text, expected):
+    # even against a sure reading of the message alone (a customer's FAQ)
+    message = _message(text, {"recent_intents": ["staff_polizze_cliente"]},
+                       intent="faq_ruoli_recapiti", confidence=0.97)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == expected
+
+
+def test_without_a_lookup_before_a_staff_follow_up_is_not_invented():
+    message = _message("e i suoi recapiti?", {"recent_intents": ["faq_recapito_dispositivo"]},
+                       intent="faq_ruoli_recapiti", confidence=0.97)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == "faq_ruoli_recapiti"

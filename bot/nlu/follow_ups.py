@@ -54,6 +54,9 @@ class Topic:
     names: re.Pattern[str]
     asks: tuple[Ask, ...]
     answered_by: frozenset[str] = frozenset()
+    # Words pointing at the subject's object («i SUOI recapiti», «che polizze HA») make a
+    # matching follow-up win over any reading of the message alone.
+    points_at: re.Pattern[str] = re.compile("(?!)")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,10 @@ class Topics:
     trust_above: float = 1.01
     trust_above_with_reference: float = 1.01
     trust_above_after_answer: float = 1.01
+    same_subject_below: float = 0.0
+    same_subject_max_words: int = 8
+    dependent: re.Pattern[str] = re.compile("(?!)")
+    same_subject_intents: re.Pattern[str] = re.compile("(?!)")
     weak_readings: frozenset[str] = frozenset()
     references: re.Pattern[str] = re.compile("(?!)")
     forms: Dict[str, str] = field(default_factory=dict)
@@ -93,6 +100,7 @@ class Topics:
                 asks=tuple(Ask(_starts(ask["cues"]), str(ask["intent"]))
                            for ask in spec.get("asks") or ()),
                 answered_by=frozenset(spec.get("answered_by") or ()),
+                points_at=re.compile("|".join(spec.get("points_at") or ["(?!)"])),
             )
             for name, spec in (raw.get("topics") or {}).items()
         )
@@ -105,6 +113,12 @@ class Topics:
             trust_above=float(raw.get("trust_above") or 1.01),
             trust_above_with_reference=float(raw.get("trust_above_with_reference") or 1.01),
             trust_above_after_answer=float(raw.get("trust_above_after_answer") or 1.01),
+            same_subject_below=float((raw.get("same_subject") or {}).get("below") or 0.0),
+            same_subject_max_words=int((raw.get("same_subject") or {}).get("max_words") or 8),
+            dependent=re.compile("|".join((raw.get("same_subject") or {}).get("dependent")
+                                          or ["(?!)"])),
+            same_subject_intents=re.compile("|".join(
+                (raw.get("same_subject") or {}).get("intents") or ["(?!)"])),
             weak_readings=frozenset(raw.get("weak_readings") or ()),
             references=re.compile("|".join(raw.get("references") or ["(?!)"])),
             forms={str(k): str(v) for k, v in (raw.get("forms") or {}).items()},
@@ -153,6 +167,37 @@ class Topics:
                 break
             found.extend(t for t in opened if t not in found)
         return found
+
+    def pointed_follow_up(self, text: str, recent_intents: Sequence[str],
+                          form: str | None = None) -> tuple[Topic, str] | None:
+        """A follow-up that points at the open subject's object («e i suoi recapiti?» after
+        a staff lookup): it stands against any reading of the message alone."""
+        if form:
+            return None
+        words = plain_text(text)
+        topics = [t for t in self.open_topics(recent_intents) if t.points_at.search(words)]
+        return self._match(words, topics)
+
+    def same_subject(self, text: str, recent_intents: Sequence[str], form: str | None,
+                     intent: str | None, confidence: float) -> str | None:
+        """The previous answer's intent, for a short follow-up that depends on it («e dall'app?»,
+        «cosa mi chiedono?», «e allora come faccio?») and that the classifier cannot place:
+        that answer holds the detail asked, a «non ho capito» holds nothing."""
+        if form or (intent and intent not in self.weak_readings
+                    and confidence >= self.same_subject_below):
+            return None
+        words = plain_text(text)
+        if (not words or len(words.split()) > self.same_subject_max_words
+                or self.never_when.search(words) or not self.dependent.search(words)
+                or self.other_subjects.search(words)):
+            return None
+        previous = next((i for i in recent_intents if i and i not in self.carry_over), None)
+        if previous is None or not self.same_subject_intents.match(previous):
+            return None
+        own = [t for t in self.topics if previous in t.opened_by]
+        if any(t.names.search(words) for t in self.topics if t.opened_by and t not in own):
+            return None  # «e il codice?» after the contact: another subject
+        return previous
 
     def answer_topics(self, last_answers: Sequence[str]) -> List[Topic]:
         """Subjects the assistant's last answer opened by itself (a refusal said inside a
@@ -243,11 +288,17 @@ class FollowUpResolver(GraphComponent):
         reading = message.get(INTENT) or {}
         intent, confidence = reading.get("name"), float(reading.get("confidence") or 0.0)
         found = self.topics.after_answer(text, last_answers_of(message), intent, confidence)
+        if found is None:
+            found = self.topics.pointed_follow_up(text, *context_of(message))
         if found is None and not self.topics.keeps(text, intent, confidence):
             found = self.topics.follow_up(text, *context_of(message))
         if found is not None:
             topic, intent = found
             self._choose(message, intent, {"topic": topic.name})
+            return
+        same = self.topics.same_subject(text, *context_of(message), intent, confidence)
+        if same is not None:
+            self._choose(message, same, {"same_subject": same})
             return
         neighbour = self.topics.across_boundary(text, reading.get("name"))
         if neighbour is not None:

@@ -350,3 +350,37 @@ def test_client_sends_the_staff_id_only_with_an_agency():
     client = BackendClient(staff_agency=MILANO, staff_id="S-042")
     assert client._headers()["X-Staff-Id"] == "S-042"
     assert client._headers()["X-Staff-Agency"] == MILANO
+
+
+# --- the customer in focus («e i suoi recapiti?») -------------------------------------
+
+
+def _follow_up_tracker(text: str, intent: str, shown_payload: dict | None) -> Tracker:
+    events = [{"event": "session_started"}, {"event": "user", "text": "polizze del cliente ..."}]
+    if shown_payload is not None:
+        events.append({"event": "bot", "text": "Mario Rossi ...",
+                       "data": {"custom": shown_payload}})
+    events.append({"event": "user", "text": text})
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
+              "metadata": staff_metadata()}
+    return Tracker("staff-S-042", {}, latest, events, False, None, {}, "action_listen")
+
+
+def test_a_follow_up_without_a_key_looks_up_the_customer_just_shown():
+    text = f"polizze del cliente {MARIO_CF}"
+    _, shown = lookup(text, metadata=staff_metadata(),
+                      entities=[entity("codice_fiscale", text, MARIO_CF)])
+    before = len(audit_entries())
+    messages, _ = run(ActionStaffLookup(),
+                      _follow_up_tracker("e i suoi recapiti?", "staff_recapiti_cliente", shown))
+    reply = messages[0]["text"]
+    assert reply.startswith("Mario Rossi (cliente 1"), reply
+    assert "Recapiti" in reply and messages[0]["custom"]["view"] == "contacts"
+    assert len(audit_entries()) > before  # read again under the staff member's scope
+    assert_masked_only(reply, messages[0]["custom"])
+
+
+def test_without_a_previous_lookup_the_key_is_still_asked_for():
+    messages, _ = run(ActionStaffLookup(),
+                      _follow_up_tracker("e i suoi recapiti?", "staff_recapiti_cliente", None))
+    assert messages[0]["text"] == TEXT_NO_KEY
