@@ -16,6 +16,9 @@ Same URL and body as Rasa's own (``POST /webhooks/rest/webhook``), with three di
   configured token the channel is disabled (403). The health check (``GET``) stays open.
 * **Turn context.** The message handler is wrapped (bot/channels/turn_context.py), as on
   every other channel: length limit, invalid characters, typed buttons, recent intents.
+* **Message ids.** A body may name its message (``"message_id": "..."``); the same id sent
+  again (a client's or HAProxy's retry) gets the first answer, not a second turn
+  (bot/channels/replayed_turns.py).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.replayed_turns import MESSAGE_ID_KEY, message_id_of, once_per_message_id
 from bot.channels.turn_context import process_agent, with_turn_context
 from bot.settings import Settings, current
 from identity import (
@@ -132,11 +136,23 @@ class RestInput(RasaRestInput):
     def _extract_input_channel(self, req: Request) -> str:
         return self.name()
 
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        """The body's ``metadata``, plus its ``message_id`` when the client names the message
+        (a repeat is then answered from the store: bot/channels/replayed_turns.py)."""
+        body = request.json or {}
+        metadata = body.get("metadata")
+        metadata = dict(metadata) if isinstance(metadata, dict) else None
+        message_id = message_id_of({MESSAGE_ID_KEY: body.get(MESSAGE_ID_KEY)})
+        if message_id is not None:
+            metadata = {**(metadata or {}), MESSAGE_ID_KEY: message_id}
+        return metadata
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        hook = super().blueprint(with_turn_context(
-            on_new_message, agent_of=self._agent, max_chars=self.settings.max_message_chars))
+        hook = super().blueprint(once_per_message_id(with_turn_context(
+            on_new_message, agent_of=self._agent, max_chars=self.settings.max_message_chars),
+            agent_of=self._agent))
 
         @hook.listener("before_server_start")
         async def keep_app(app: Any, *_: Any) -> None:

@@ -183,8 +183,7 @@ class Topics:
         """The previous answer's intent, for a short follow-up that depends on it («e dall'app?»,
         «cosa mi chiedono?», «e allora come faccio?») and that the classifier cannot place:
         that answer holds the detail asked, a «non ho capito» holds nothing."""
-        if form or (intent and intent not in self.weak_readings
-                    and confidence >= self.same_subject_below):
+        if form or confidence >= self.same_subject_below:
             return None
         words = plain_text(text)
         if (not words or len(words.split()) > self.same_subject_max_words

@@ -110,7 +110,10 @@ def test_two_replicas_lose_no_turn_when_one_is_killed(tmp_path):
             def converse(sender: str, brand: str) -> None:
                 session = requests.Session()  # keep-alive, no cookie: REST is not sticky
                 for index, text in enumerate(TURNS):
-                    body = {"sender": sender, "message": text, "metadata": {"brand": brand}}
+                    # a named message: a turn HAProxy re-sends after its replica died
+                    # once it was saved is answered from the store, not handled twice
+                    body = {"sender": sender, "message": text, "metadata": {"brand": brand},
+                            "message_id": f"{sender}-{index}"}
                     try:
                         reply = session.post(f"{stack.url}/webhooks/rest/webhook", json=body,
                                              timeout=90)
