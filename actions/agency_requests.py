@@ -216,6 +216,11 @@ class ActionAvviaRichiestaAgenzia(Action):
             SlotSet("sr_kind", kind),
             SlotSet("policy_number", number),
         ]
+        iban = iban_in(text) if not text.startswith("/") else None
+        if iban and (kind is None or "sr_iban" in SLOTS_BY_KIND[kind]):
+            # «il riscatto totale della AL…, iban IT60…»: not asked again (the form checks it
+            # like a typed answer when it opens; a kind without an IBAN drops it)
+            events.append(SlotSet("sr_iban", iban))
         access = await require_customer(dispatcher, tracker, self.name())
         if not access.allowed:
             return events + access.events

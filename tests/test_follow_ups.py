@@ -348,3 +348,10 @@ def test_without_a_lookup_before_a_staff_follow_up_is_not_invented():
                        intent="faq_ruoli_recapiti", confidence=0.97)
     FollowUpResolver(TOPICS).process([message])
     assert message.get(INTENT)["name"] == "faq_ruoli_recapiti"
+
+
+@pytest.mark.parametrize("text", ["AL10000001", "la AL10000001", "per la al 1000 0001",
+                                  "e la AL10000001"])
+def test_a_bare_policy_number_after_a_payment_answer_is_the_payment(text):
+    found = TOPICS.follow_up(text, ["faq_dove_pagare"])
+    assert found is not None and found[1] == "paga_rata"

@@ -82,6 +82,17 @@ def test_start_reads_kind_and_policy_and_opens_the_form():
         "claim", "AL10000001", True)
 
 
+def test_an_iban_in_the_opening_message_is_not_asked_again():
+    tracker = make_tracker(customer_metadata(1), text=(
+        f"voglio il riscatto totale della AL10000001, iban {IBAN}"))
+    _, events = run(ActionAvviaRichiestaAgenzia(), tracker)
+    slots = slots_of(events)
+    assert (slots["sr_kind"], slots["sr_iban"], slots["sr_start"]) == (
+        "surrender_total", IBAN, True)
+    claim = make_tracker(customer_metadata(1), text=f"sinistro sulla AL10000001 iban {IBAN}")
+    assert slots_of(run(ActionAvviaRichiestaAgenzia(), claim)[1]).get("sr_iban") is None
+
+
 def test_anonymous_user_cannot_start_a_request():
     tracker = make_tracker({"brand": "alleanza"}, text="/invia_richiesta_agenzia")
     messages, events = run(ActionAvviaRichiestaAgenzia(), tracker)
