@@ -334,6 +334,7 @@ def test_other_messages_are_not_the_same_subject(recent, text, confidence):
     ("ha richieste aperte?", "staff_richieste_cliente"),
     ("e che polizze ha?", "staff_polizze_cliente"),
     ("il suo cellulare?", "staff_recapiti_cliente"),
+    ("e i recapiti della polizza?", "staff_recapiti_cliente"),
 ])
 def test_staff_follow_ups_point_at_the_customer_just_looked_up(text, expected):
     # even against a sure reading of the message alone (a customer's FAQ)
@@ -355,3 +356,11 @@ def test_without_a_lookup_before_a_staff_follow_up_is_not_invented():
 def test_a_bare_policy_number_after_a_payment_answer_is_the_payment(text):
     found = TOPICS.follow_up(text, ["faq_dove_pagare"])
     assert found is not None and found[1] == "paga_rata"
+
+
+def test_a_staff_follow_up_asks_the_view_it_names_first():
+    message = _message("e invece le polizze del cellulare 3391112222?",
+                       {"recent_intents": ["staff_recapiti_cliente"]},
+                       intent="staff_recapiti_cliente", confidence=0.55)
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == "staff_polizze_cliente"

@@ -57,6 +57,7 @@ class Topic:
     # Words pointing at the subject's object («i SUOI recapiti», «che polizze HA») make a
     # matching follow-up win over any reading of the message alone.
     points_at: re.Pattern[str] = re.compile("(?!)")
+    earliest_cue: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Topics:
                            for ask in spec.get("asks") or ()),
                 answered_by=frozenset(spec.get("answered_by") or ()),
                 points_at=re.compile("|".join(spec.get("points_at") or ["(?!)"])),
+                earliest_cue=bool(spec.get("earliest_cue")),
             )
             for name, spec in (raw.get("topics") or {}).items()
         )
@@ -235,9 +237,13 @@ class Topics:
                 if other is not topic and other.opened_by)
             if names_other and not topic.names.search(words):
                 continue  # «e la mail come si cambia?» is about the e-mail, not this subject
-            for ask in topic.asks:
-                if ask.cues.search(words):
-                    return topic, ask.intent
+            hits = [(m.start(), i, ask) for i, ask in enumerate(topic.asks)
+                    if (m := ask.cues.search(words))]
+            if hits:
+                # the listed order decides, or (earliest_cue) what the message names first:
+                # «le polizze del cellulare …» asks the policies, not the contacts
+                chosen = min(hits, key=lambda h: (h[0], h[1]) if topic.earliest_cue else h[1])
+                return topic, chosen[2].intent
         return None
 
 
