@@ -17,9 +17,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from handoff.clock import Clock, system_clock, to_utc
-from handoff.queue import make_engine
-from handoff.schema import callbacks, metadata, operators
+from handoff.clock import Clock, system_clock
+from handoff.queue import HandoffDatabase
+from handoff.schema import callbacks, operators
 from handoff.settings import HandoffSettings
 from handoff.states import IdentityLevel, Reason
 
@@ -38,23 +38,14 @@ class Callback:
     created_at: datetime
 
 
-class Presence:
+class Presence(HandoffDatabase):
     """Operators' heartbeats and callback requests, in the handoff database."""
 
     def __init__(self, url: str | None = None, clock: Clock = system_clock,
                  online_seconds: float | None = None) -> None:
         settings = HandoffSettings.from_env()
-        self.url = url or settings.database_url
+        super().__init__(url or settings.database_url, clock)
         self.online_seconds = online_seconds or settings.online_seconds
-        self._engine = make_engine(self.url)
-        self._clock = clock
-        metadata.create_all(self._engine)
-
-    def dispose(self) -> None:
-        self._engine.dispose()
-
-    def _now(self) -> datetime:
-        return to_utc(self._clock())
 
     def seen(self, operator_id: str, brands: Iterable[str]) -> None:
         """The operator's console asked for the queue now: they are online."""

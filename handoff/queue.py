@@ -89,8 +89,9 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, **options)
 
 
-class HandoffQueue:
-    """Enqueue, list, take, release, close and leave handoff requests (see the module doc)."""
+class HandoffDatabase:
+    """The handoff database at ``url`` (``HANDOFF_DATABASE_URL`` by default), its tables
+    created on first use, and the clock its times are taken from."""
 
     def __init__(self, url: str | None = None, clock: Clock = system_clock) -> None:
         self.url = url or HandoffSettings.from_env().database_url
@@ -104,6 +105,10 @@ class HandoffQueue:
 
     def _now(self) -> datetime:
         return to_utc(self._clock())
+
+
+class HandoffQueue(HandoffDatabase):
+    """Enqueue, list, take, release, close and leave handoff requests (see the module doc)."""
 
     def _one(self, where: Any) -> HandoffRequest | None:
         with self._engine.connect() as conn:

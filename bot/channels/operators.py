@@ -3,7 +3,8 @@
 Every API call carries ``Authorization: Bearer <operator JWT>`` (identity/operators.py: id,
 role, brands) and sees only the conversations of the operator's brands. Routes:
 
-* ``GET /`` (and ``operators.js``, ``operators.css``): the console (``web/operators/``).
+* ``GET /`` (and ``operators.js``, ``operators.css``, the staff page's ``staff.css``): the
+  console (``web/operators/``).
 * ``GET /me``: who the token says the caller is.
 * ``GET /queue``: the waiting conversations of the operator's brands (position, channel,
   identity level, reason, wait), those the operator holds, and the callback requests. It is
@@ -56,8 +57,12 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_DIR = ROOT / "web" / "operators"
-PAGE_FILES = {"index.html": "text/html", "operators.js": "text/javascript",
-              "operators.css": "text/css"}
+# name -> (file, type); the console wears the staff page's look from the staff page's own
+# stylesheet, and operators.css adds only the console's parts
+PAGE_FILES = {"index.html": (PAGE_DIR / "index.html", "text/html"),
+              "operators.js": (PAGE_DIR / "operators.js", "text/javascript"),
+              "operators.css": (PAGE_DIR / "operators.css", "text/css"),
+              "staff.css": (ROOT / "web" / "staff" / "staff.css", "text/css")}
 DEMO_TTL_MINUTES = 60
 MAX_TEXT_CHARS = 1600  # one WhatsApp message
 
@@ -236,11 +241,12 @@ class OperatorsInput(InputChannel):
     def page(name: str) -> HTTPResponse:
         if name not in PAGE_FILES:
             return error("not_found")
+        path, kind = PAGE_FILES[name]
         try:
-            content = (PAGE_DIR / name).read_bytes()
+            content = path.read_bytes()
         except OSError:
             return error("not_found")
-        return response.raw(content, content_type=f"{PAGE_FILES[name]}; charset=utf-8",
+        return response.raw(content, content_type=f"{kind}; charset=utf-8",
                             headers=PAGE_HEADERS)
 
     # --- HTTP -------------------------------------------------------------------------
