@@ -368,3 +368,19 @@ def test_a_staff_follow_up_asks_the_view_it_names_first():
                        intent="staff_recapiti_cliente", confidence=0.55)
     FollowUpResolver(TOPICS).process([message])
     assert message.get(INTENT)["name"] == "staff_polizze_cliente"
+
+
+@pytest.mark.parametrize("text,reading,expected", [
+    ("e allora come faccio?", "congedo", "faq_pagamento_sdd"),     # misread, however sure
+    ("e quindi?", "ringraziamento", "faq_pagamento_sdd"),
+    ("e niente grazie", "ringraziamento", "ringraziamento"),        # asks nothing
+    ("e cosa sai fare?", "cosa_sai_fare", "cosa_sai_fare"),        # a question of its own
+])
+def test_a_sure_small_talk_reading_of_a_dependent_question_is_the_same_subject(
+        text, reading, expected):
+    message = _message(text, {"recent_intents": ["faq_pagamento_sdd"]}, intent=reading,
+                       confidence=0.97)
+    message.set(INTENT_RANKING_KEY, [{"name": reading, "confidence": 0.97},
+                                     {"name": "chi_sei", "confidence": 0.03}])
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == expected

@@ -70,6 +70,11 @@ class Topics:
     same_subject_max_words: int = 8
     dependent: re.Pattern[str] = re.compile("(?!)")
     same_subject_intents: re.Pattern[str] = re.compile("(?!)")
+    # Readings that are never a question («grazie», «ciao», «ok»): a dependent message that
+    # asks something («e allora come faccio?») and reads as one of them is misread, however
+    # sure the classifier is.
+    never_questions: frozenset[str] = frozenset()
+    question: re.Pattern[str] = re.compile("(?!)")
     weak_readings: frozenset[str] = frozenset()
     references: re.Pattern[str] = re.compile("(?!)")
     forms: Dict[str, str] = field(default_factory=dict)
@@ -107,6 +112,10 @@ class Topics:
                                           or ["(?!)"])),
             same_subject_intents=re.compile("|".join(
                 (raw.get("same_subject") or {}).get("intents") or ["(?!)"])),
+            never_questions=frozenset((raw.get("same_subject") or {}).get("never_questions")
+                                      or ()),
+            question=re.compile("|".join((raw.get("same_subject") or {}).get("question")
+                                         or ["(?!)"])),
             weak_readings=frozenset(raw.get("weak_readings") or ()),
             references=re.compile("|".join(raw.get("references") or ["(?!)"])),
             forms={str(k): str(v) for k, v in (raw.get("forms") or {}).items()},
@@ -171,9 +180,11 @@ class Topics:
         """The previous answer's intent, for a short follow-up that depends on it («e dall'app?»,
         «cosa mi chiedono?», «e allora come faccio?») and that the classifier cannot place:
         that answer holds the detail asked, a «non ho capito» holds nothing."""
-        if form or confidence >= self.same_subject_below:
-            return None
         words = plain_text(text)
+        misread = intent in self.never_questions and bool(
+            self.question.search(words) or text.rstrip().endswith("?"))
+        if form or (confidence >= self.same_subject_below and not misread):
+            return None
         if (not words or len(words.split()) > self.same_subject_max_words
                 or self.never_when.search(words) or not self.dependent.search(words)
                 or self.other_subjects.search(words)):
