@@ -25,7 +25,7 @@ from actions.backend_client import BackendClient, BackendRefused, BackendUnavail
 from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
 from actions.form_cancel import wants_to_cancel
 from actions.guard import backend_down, form_customer, require_customer, verified_customer
-from actions.policy_focus import FOCUS_SLOT, policy_answer, policy_in
+from actions.policy_focus import FOCUS_SLOT, names_focus, policy_answer, policy_in
 from actions.step_up import ABORTED, failure, latest_intent
 from actions.support import plain
 from identity import identity_from_tracker, valid_iban
@@ -97,6 +97,27 @@ SEND_NOW = re.compile(r"\b(invia\w*|mand\w*|inoltr\w*|apri\w*|fai partire|proced
 ASKS_HOW = re.compile(r"\?|^(ma |e )?(posso|come|si puo|e possibile|cosa|quali|quando|quanto|"
                       r"in che modo|che)\b|\b(come (si fa|funziona|faccio|posso|si)|si puo|"
                       r"e possibile|informazioni)\b")
+
+
+# «ok mandala tu all'agenzia» right after how an extra payment works is that request; a
+# surrender (total or partial?) or a suspension/reactivation still asks which.
+KIND_BY_ANSWER = {"utter_faq_versamento_aggiuntivo": "extra_payment",
+                  "utter_faq_sinistro": "claim"}
+
+
+def kind_just_explained(events: List[Dict[str, Any]]) -> str | None:
+    """The request whose «how it works» the assistant gave right before the latest message."""
+    user_messages = 0
+    for event in reversed(events):
+        if event.get("event") == "user":
+            user_messages += 1
+            if user_messages > 1:
+                return None
+        elif event.get("event") == "bot" and user_messages == 1:
+            kind = KIND_BY_ANSWER.get((event.get("metadata") or {}).get("utter_action"))
+            if kind:
+                return kind
+    return None
 
 
 def topic_in(text: Any) -> str | None:
@@ -196,8 +217,11 @@ class ActionAvviaRichiestaAgenzia(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         text = (tracker.latest_message or {}).get("text") or ""
-        kind = tracker.get_slot("sr_kind") or kind_in(text)
+        kind = (tracker.get_slot("sr_kind") or kind_in(text)
+                or kind_just_explained(tracker.events))
         number = tracker.get_slot("policy_number") or policy_in(text)
+        if number is None and names_focus(text):
+            number = tracker.get_slot(FOCUS_SLOT)  # «…sempre sulla stessa polizza»
         if kind not in KINDS:
             kind = None
         topic = topic_in(text)
@@ -277,14 +301,19 @@ class ValidateServiceRequestForm(GuidedForm):
     async def extract_sr_kind(self, dispatcher, tracker, domain) -> Dict[str, Any]:
         if tracker.get_slot("requested_slot") != "sr_kind" or wants_to_cancel(tracker):
             return {}
-        return {"sr_kind": (tracker.latest_message or {}).get("text")}
+        text = (tracker.latest_message or {}).get("text")
+        if kind_in(text) is None and policy_in(text):
+            return {}  # the policy, given early: kept below, and the kind asked again
+        return {"sr_kind": text}
 
     async def extract_policy_number(self, dispatcher, tracker, domain) -> Dict[str, Any]:
-        if tracker.get_slot("requested_slot") != "policy_number":
-            return {}
         if wants_to_cancel(tracker):
             return {}
         text = (tracker.latest_message or {}).get("text")
+        if tracker.get_slot("requested_slot") == "sr_kind" and policy_in(text):
+            return {"policy_number": policy_in(text)}  # «CV20000005» asked which request
+        if tracker.get_slot("requested_slot") != "policy_number":
+            return {}
         return {"policy_number": policy_answer(tracker) or text}
 
     async def validate_sr_kind(self, value, dispatcher, tracker, domain):

@@ -52,6 +52,17 @@ def refers_to_focus(text: Any) -> bool:
     return bool(words) and bool(_SAME.match(words))
 
 
+# Inside a longer message: «…vorrei riattivarla, sempre sulla stessa polizza».
+_NAMES_SAME = re.compile(r"\b(?:(?:stessa|medesima) polizza|sulla stessa|quella di prima"
+                         r"|la polizza di prima|quella di cui parlavamo)\b")
+
+
+def names_focus(text: Any) -> bool:
+    """Whether a request written in words says it is about the policy in focus."""
+    words = " ".join(re.findall(r"[a-z]+", plain(str(text or ""))))
+    return bool(_NAMES_SAME.search(words))
+
+
 def policy_title(policy: Mapping[str, Any]) -> str:
     name = str(policy.get("product_name") or "").strip()
     return f"{policy.get('number')} · {name}" if name else str(policy.get("number"))

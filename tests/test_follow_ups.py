@@ -384,3 +384,14 @@ def test_a_sure_small_talk_reading_of_a_dependent_question_is_the_same_subject(
                                      {"name": "chi_sei", "confidence": 0.03}])
     FollowUpResolver(TOPICS).process([message])
     assert message.get(INTENT)["name"] == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ciao devo pagare la rata", "paga_rata"),
+    ("buongiorno devo pagare una rata", "paga_rata"),
+    ("vorrei pagare le rate", "paga_rata"),
+    ("devo pagare la rata, come si fa?", None),
+    ("dove posso pagare la rata?", None),
+])
+def test_wanting_to_pay_now_is_the_payment(text, expected):
+    assert TOPICS.across_boundary(text, "faq_dove_pagare") == expected

@@ -275,3 +275,19 @@ def test_a_question_on_a_policy_that_does_not_allow_the_request_gets_the_refusal
     assert "utter_faq_versamento_aggiuntivo" not in responses(messages)
     assert slots_of(events)["sr_start"] is False
     assert any("versament" in render(m, "cavita").lower() for m in messages)
+
+
+def test_the_request_just_explained_is_the_one_sent():
+    from actions.agency_requests import kind_just_explained
+
+    def bot(name):
+        return {"event": "bot", "metadata": {"utter_action": name}}
+
+    user = {"event": "user"}
+    assert kind_just_explained(
+        [user, bot("utter_faq_versamento_aggiuntivo"), user]) == "extra_payment"
+    assert kind_just_explained([user, bot("utter_faq_sinistro"), user]) == "claim"
+    assert kind_just_explained([user, bot("utter_faq_riscatto"), user]) is None
+    # an older answer is not what «mandala tu» points at
+    assert kind_just_explained(
+        [user, bot("utter_faq_sinistro"), user, bot("utter_saluto"), user]) is None

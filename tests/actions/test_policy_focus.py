@@ -132,3 +132,15 @@ def test_a_visitor_gets_the_plain_question(backend):
     messages, _ = run(ActionAskPolicyNumber(), make_tracker(None))
     assert responses(messages) == ["utter_ask_policy_number"]
     assert not messages[0].get("buttons")
+
+
+@pytest.mark.parametrize("text,named", [
+    ("grazie! poi tra un mese vorrei riattivarla, sempre sulla stessa polizza", True),
+    ("vorrei sospendere quella di prima", True),
+    ("vorrei sospendere la copertura", False),
+    ("la polizza vita", False),
+])
+def test_a_request_in_words_can_name_the_policy_in_focus(text, named):
+    from actions.policy_focus import names_focus
+
+    assert names_focus(text) is named
