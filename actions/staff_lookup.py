@@ -40,6 +40,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
 from actions.policies import PRODUCT_LINES, italian_date, policy_line
+from actions.staff_views import View, view_asked
 from brand_registry import policy_prefix_pattern
 from identity import (
     Identity,
@@ -58,15 +59,9 @@ ACTION_NAME = "action_staff_lookup"
 PAYLOAD_TYPE = "staff_lookup"
 MAX_CUSTOMERS = 5  # a shared mobile or a legal representative of many companies
 
-View = Literal["policies", "contacts", "requests", "all"]
 # "customer": no key typed, the customer of the previous lookup (customers_in_focus)
 KeyKind = Literal["fiscal_code", "vat_number", "mobile", "policy_number", "customer"]
 
-VIEWS: Dict[str, View] = {
-    "staff_polizze_cliente": "policies",
-    "staff_recapiti_cliente": "contacts",
-    "staff_richieste_cliente": "requests",
-}
 # NLU entity -> backend lookup field, in the order they are tried.
 ENTITY_KINDS: Dict[str, KeyKind] = {
     "codice_fiscale": "fiscal_code",
@@ -222,6 +217,17 @@ def find_search_key(tracker: Tracker) -> KeySearch:
     return key_in_message(tracker.latest_message or {})
 
 
+def previous_intents(tracker: Tracker) -> List[str]:
+    """The intents of this session's earlier messages, newest first."""
+    said: List[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "user":
+            said.append(str(((event.get("parse_data") or {}).get("intent") or {}).get("name")))
+    return said[1:]
+
+
 def customers_in_focus(tracker: Tracker) -> List[Any]:
     """Ids of the customers the last lookup of this session showed: «e i suoi recapiti?»
     names no key, and the stored messages hold the keys masked, the lookup's own answer
@@ -357,10 +363,6 @@ def refuse_not_staff(dispatcher: CollectingDispatcher, identity: Identity) -> No
     dispatcher.utter_message(text=text)
 
 
-def view_for(intent: str | None) -> View:
-    return VIEWS.get(intent or "", "all")
-
-
 async def fetch_view(backend: BackendClient, customer_id: Any, view: View) -> Dict[str, Any]:
     """The data of one customer for the view (backend scoping and audit apply to each call)."""
     data: Dict[str, Any] = {}
@@ -456,7 +458,7 @@ class ActionStaffLookup(Action):
                 dispatcher.utter_message(text=TEXT_NO_KEY)
             return []
         key = search.key or FOCUS_KEY
-        view = view_for(((tracker.latest_message or {}).get("intent") or {}).get("name"))
+        view = view_asked(tracker.latest_message or {}, previous_intents(tracker))
         try:
             async with BackendClient.for_identity(identity) as backend:
                 if search.key is None:
