@@ -395,3 +395,15 @@ def test_a_sure_small_talk_reading_of_a_dependent_question_is_the_same_subject(
 ])
 def test_wanting_to_pay_now_is_the_payment(text, expected):
     assert TOPICS.across_boundary(text, "faq_dove_pagare") == expected
+
+
+@pytest.mark.parametrize("text,source,expected", [
+    ("poi vorrei riattivarla, sempre sulla stessa polizza", "faq_sospensione_riattivazione",
+     "invia_richiesta_agenzia"),
+    ("e un versamento sulla stessa polizza?", "faq_versamento_aggiuntivo",
+     "invia_richiesta_agenzia"),
+    ("con cosa lo pago", "faq_pagamenti_cosa", "faq_metodi_pagamento"),
+    ("cosa posso pagare online?", "faq_pagamenti_cosa", None),
+])
+def test_more_boundaries(text, source, expected):
+    assert TOPICS.across_boundary(text, source) == expected
