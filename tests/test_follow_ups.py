@@ -30,6 +30,9 @@ TOPICS = Topics.load()
     (["nlu_fallback", "esitazione", "le_mie_polizze"], "e quelle vecchie in archivio?",
      "le_mie_polizze"),
     (["faq_polizza_non_visibile"], "fammi vedere l archivio", "le_mie_polizze"),
+    (["faq_video_selfie"], "anche tutte le volte che entro??", "faq_video_selfie"),
+    (["mio_recapito_dispositivo"], "e se volessi usarne un altro?",
+     "faq_recapito_dispositivo_modifica"),
 ])
 def test_a_follow_up_takes_the_subject(recent, text, expected):
     found = TOPICS.follow_up(text, recent)
