@@ -15,7 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from actions.form_base import REQUESTED, Answer, GuidedForm, latest_text, prose_answer, yes_or_no
+from actions.form_base import Answer, GuidedForm, prose_answer, yes_or_no
 from actions.form_cancel import plain
 from actions.guard import conversation_brand, verified_customer
 from actions.step_up import ABORTED, failure, latest_intent
@@ -74,15 +74,6 @@ class ValidateSupportForm(GuidedForm):
         if tracker.get_slot("form_aborted"):
             return []  # gave up after 3 unusable answers: the form ends
         return domain_slots
-
-    async def extract_support_email(self, dispatcher, tracker, domain) -> Dict[str, Any]:
-        """An address in the message that opens the form («apri un ticket, rispondetemi a
-        mario@…») is not asked again; later answers come through the slot's own mapping."""
-        if tracker.get_slot(REQUESTED) is None and tracker.get_slot("support_email") is None:
-            email = email_in(latest_text(tracker))
-            if email:
-                return {"support_email": email}
-        return {}
 
     async def validate_support_email(self, value, dispatcher, tracker, domain):
         if said_no(tracker):
