@@ -62,24 +62,24 @@ class ContextRanking:
                    max_words=int(settings.get("max_words", 10)),
                    names_other_above=float(settings.get("names_other_above", 0.4)))
 
-    def family_of(self, intents: Sequence[str]) -> set[str]:
-        """Every intent in the families of ``intents``."""
-        names = {self.families[i] for i in intents if i in self.families}
-        return {intent for intent, family in self.families.items() if family in names}
+    def family_of(self, intent: str) -> frozenset[str]:
+        """Every intent in the family of ``intent`` (none for small talk)."""
+        family = self.families.get(intent)
+        return frozenset(i for i, f in self.families.items() if f == family) \
+            if family else frozenset()
 
     def choose(self, words: str, ranking: Sequence[Mapping[str, Any]],
-               previous: Sequence[str], weak_readings: frozenset[str]) -> str | None:
+               family: frozenset[str], weak_readings: frozenset[str]) -> str | None:
         """The in-family reading for an unsure dependent message, or None.
 
-        ``words``: the plain text, already known to be dependent; ``previous``: the
-        intents whose families are open (the last question, the open topics' intents)."""
+        ``words``: the plain text, already known to be dependent; ``family``: the intents
+        of the previous question's family."""
         if not words or len(words.split()) > self.max_words or not ranking:
             return None
         top = ranking[0]
         top_name, top_confidence = str(top.get("name") or ""), float(top.get("confidence") or 0)
         if top_name not in weak_readings and top_confidence >= self.trust_above:
             return None
-        family = self.family_of(previous)
         for entry in ranking:
             name, confidence = str(entry.get("name") or ""), float(entry.get("confidence") or 0)
             if confidence < self.floor:
@@ -99,15 +99,15 @@ def in_context(ranker: ContextRanking, topics: Topics, text: str, recent: Sequen
     if (form or topics.never_when.search(words)
             or not (topics.dependent.search(words) or topics.references.search(words))):
         return None
-    previous = next((i for i in recent if i and i not in topics.carry_over), None)
+    previous = topics.previous_question(recent)
     if previous is None:
         return None
-    family = ranker.family_of([previous])
-    names_other = bool(topics.other_subjects.search(words)) or any(
-        t.names.search(words) for t in topics.topics if t.opened_by and not t.opened_by & family)
-    if names_other and float(reading.get("confidence") or 0.0) >= ranker.names_other_above:
+    family = ranker.family_of(previous)
+    own = [t for t in topics.topics if t.opened_by & family]
+    if (topics.names_another_subject(words, own)
+            and float(reading.get("confidence") or 0.0) >= ranker.names_other_above):
         return None
-    return ranker.choose(words, ranking_of(reading, ranking), [previous], topics.weak_readings)
+    return ranker.choose(words, ranking_of(reading, ranking), family, topics.weak_readings)
 
 
 def ranking_of(reading: Mapping[str, Any], ranking: Sequence[Mapping[str, Any]]

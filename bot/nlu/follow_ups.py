@@ -10,7 +10,6 @@ of the subject's known follow-ups, makes that follow-up the intent. Anything els
 classifier's reading. The table is read at start-up: changing it needs no training.
 """
 
-
 from __future__ import annotations
 
 from pathlib import Path

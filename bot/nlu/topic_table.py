@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Collection, Dict, List, Sequence
 
 import yaml
 
@@ -175,6 +175,17 @@ class Topics:
         topics = [t for t in self.open_topics(recent_intents) if t.points_at.search(words)]
         return self._match(words, topics)
 
+    def previous_question(self, recent_intents: Sequence[str]) -> str | None:
+        """The newest intent that asked something (small talk carries the subject over)."""
+        return next((i for i in recent_intents if i and i not in self.carry_over), None)
+
+    def names_another_subject(self, words: str, besides: Collection[Topic]) -> bool:
+        """Whether ``words`` name a subject other than those ``besides``: one of
+        `other_subjects`, or a subject opened by questions (a refusal's words, «scadute»,
+        name none)."""
+        return bool(self.other_subjects.search(words)) or any(
+            t.names.search(words) for t in self.topics if t.opened_by and t not in besides)
+
     def same_subject(self, text: str, recent_intents: Sequence[str], form: str | None,
                      intent: str | None, confidence: float) -> str | None:
         """The previous answer's intent, for a short follow-up that depends on it («e dall'app?»,
@@ -186,14 +197,13 @@ class Topics:
         if form or (confidence >= self.same_subject_below and not misread):
             return None
         if (not words or len(words.split()) > self.same_subject_max_words
-                or self.never_when.search(words) or not self.dependent.search(words)
-                or self.other_subjects.search(words)):
+                or self.never_when.search(words) or not self.dependent.search(words)):
             return None
-        previous = next((i for i in recent_intents if i and i not in self.carry_over), None)
+        previous = self.previous_question(recent_intents)
         if previous is None or not self.same_subject_intents.match(previous):
             return None
         own = [t for t in self.topics if previous in t.opened_by]
-        if any(t.names.search(words) for t in self.topics if t.opened_by and t not in own):
+        if self.names_another_subject(words, own):
             return None  # «e il codice?» after the contact: another subject
         return previous
 
@@ -228,11 +238,7 @@ class Topics:
         if not words or len(words.split()) > self.max_words or self.never_when.search(words):
             return None
         for topic in candidates:
-            # Subjects opened by questions; a refusal's words («scadute») name no subject.
-            names_other = bool(self.other_subjects.search(words)) or any(
-                other.names.search(words) for other in self.topics
-                if other is not topic and other.opened_by)
-            if names_other and not topic.names.search(words):
+            if self.names_another_subject(words, [topic]) and not topic.names.search(words):
                 continue  # «e la mail come si cambia?» is about the e-mail, not this subject
             hits = [(m.start(), i, ask) for i, ask in enumerate(topic.asks)
                     if (m := ask.cues.search(words))]
