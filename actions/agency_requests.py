@@ -310,8 +310,9 @@ class ValidateServiceRequestForm(GuidedForm):
         if wants_to_cancel(tracker):
             return {}
         text = (tracker.latest_message or {}).get("text")
-        if tracker.get_slot("requested_slot") == "sr_kind" and policy_in(text):
-            return {"policy_number": policy_in(text)}  # «CV20000005» asked which request
+        early = policy_in(text) if tracker.get_slot("requested_slot") == "sr_kind" else None
+        if early:
+            return {"policy_number": early}  # «CV20000005» asked which request
         if tracker.get_slot("requested_slot") != "policy_number":
             return {}
         return {"policy_number": policy_answer(tracker) or text}
