@@ -17,10 +17,8 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List
 
@@ -31,7 +29,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_nlu import HELD_OUT, ROOT  # noqa: E402
+from benchmark_nlu import HELD_OUT, ROOT, train  # noqa: E402
 from evaluate_model_nlu import evaluate  # noqa: E402
 
 DEFAULT_CONFIGS = [ROOT / "config.yml", ROOT / "scripts" / "configs" / "rasa_default.yml"]
@@ -48,17 +46,6 @@ def seeded_config(config: Path, seed: int, workdir: Path) -> Path:
     path = workdir / f"{config.stem}-seed{seed}.yml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
-
-
-def train(config: Path, workdir: Path, name: str) -> tuple[Path, float]:
-    started = time.perf_counter()
-    subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "rasa"), "train", "nlu", "--config", str(config),
-         "--nlu", str(ROOT / "bot" / "data"), "--out", str(workdir),
-         "--fixed-model-name", name],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    return workdir / f"{name}.tar.gz", time.perf_counter() - started
 
 
 def summary(runs: List[Dict[str, object]]) -> Dict[str, Dict[str, str]]:
@@ -87,8 +74,8 @@ def main() -> None:
         for seed in seeds:
             for config in configs:
                 workdir = Path(tmp)
-                model, seconds = train(seeded_config(config, seed, workdir), workdir,
-                                       f"{config.stem}-seed{seed}")
+                # the seeded copy's name («config-seed7») names the model
+                model, seconds = train(seeded_config(config, seed, workdir), workdir, False)
                 results = asyncio.run(evaluate(model, HELD_OUT))
                 every = sum(int(r["correct"]) for r in results)
                 total = sum(int(r["utterances"]) for r in results)
