@@ -16,6 +16,8 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.channels.turn_context import event_field
+
 log = logging.getLogger(__name__)
 
 MESSAGE_ID_KEY = "message_id"
@@ -23,24 +25,20 @@ MAX_ID_CHARS = 128
 _REPLAYED_DATA = ("buttons", "custom", "image", "attachment", "elements", "quick_replies")
 
 
-def _field(event: Any, name: str) -> Any:
-    return event.get(name) if isinstance(event, Mapping) else getattr(event, name, None)
-
-
 def replies_to(events: Sequence[Any], message_id: str) -> list[dict[str, Any]] | None:
     """The assistant's messages that answered the user message ``message_id`` (None: that
     message was never handled)."""
     replies: list[dict[str, Any]] | None = None
     for event in events:
-        kind = _field(event, "type_name") or _field(event, "event")
+        kind = event_field(event, "type_name") or event_field(event, "event")
         if kind == "user":
             if replies is not None:
                 break
-            if _field(event, "message_id") == message_id:
+            if event_field(event, "message_id") == message_id:
                 replies = []
         elif kind == "bot" and replies is not None:
-            data = _field(event, "data") or {}
-            reply: dict[str, Any] = {"text": _field(event, "text")}
+            data = event_field(event, "data") or {}
+            reply: dict[str, Any] = {"text": event_field(event, "text")}
             reply.update({k: data[k] for k in _REPLAYED_DATA if data.get(k)})
             replies.append({k: v for k, v in reply.items() if v is not None})
     return replies

@@ -39,14 +39,15 @@ CONTEXT_WORDS = 25  # longer messages say what they are about
 RECENT_TURNS = 3
 
 
-def _field(event: Any, name: str) -> Any:
+def event_field(event: Any, name: str) -> Any:
+    """A field of a tracker event, whether Rasa's event object or its dict form."""
     if isinstance(event, Mapping):
         return event.get(name)
     return getattr(event, name, None)
 
 
 def _loop_name(event: Any) -> str | None:
-    name = _field(event, "name")
+    name = event_field(event, "name")
     return str(name) if name else None
 
 
@@ -59,13 +60,14 @@ def recent_intents(events: Sequence[Any], turns: int = RECENT_TURNS) -> list[str
     said: list[str] = []
     form: str | None = None
     for event in events:
-        kind = _field(event, "type_name") or _field(event, "event")
+        kind = event_field(event, "type_name") or event_field(event, "event")
         if kind == "session_started":
             said, form = [], None
         elif kind == "active_loop":
             form = _loop_name(event)
         elif kind == "user" and form is None:
-            intent = _field(event, "intent") or (_field(event, "parse_data") or {}).get("intent")
+            intent = (event_field(event, "intent")
+                      or (event_field(event, "parse_data") or {}).get("intent"))
             said.append(str((intent or {}).get("name") or ""))
     return said[::-1][:turns]
 
@@ -75,11 +77,11 @@ def last_answers(events: Sequence[Any]) -> list[str]:
     refusal said inside a form («pagata con SDD») is a subject of its own for what follows."""
     said: list[str] = []
     for event in reversed(events):
-        kind = _field(event, "type_name") or _field(event, "event")
+        kind = event_field(event, "type_name") or event_field(event, "event")
         if kind == "user":
             break
         if kind == "bot":
-            name = (_field(event, "metadata") or {}).get("utter_action")
+            name = (event_field(event, "metadata") or {}).get("utter_action")
             if name:
                 said.append(str(name))
     return said[::-1]
