@@ -63,10 +63,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", action="append", type=Path)
     parser.add_argument("--seed", action="append", type=int)
+    parser.add_argument("--heldout", action="append", type=Path,
+                        help="held-out files to score (default: every tests/data/heldout_*.yml)")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "nlu_seeds.json")
     args = parser.parse_args()
     configs = [c.resolve() for c in (args.config or DEFAULT_CONFIGS)]
     seeds = args.seed or [42, 7, 2026]
+    held_out = [h.resolve() for h in args.heldout] if args.heldout else HELD_OUT
     runs: List[Dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="rasa-cache-") as cache, \
             tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +79,7 @@ def main() -> None:
                 workdir = Path(tmp)
                 # the seeded copy's name («config-seed7») names the model
                 model, seconds = train(seeded_config(config, seed, workdir), workdir, False)
-                results = asyncio.run(evaluate(model, HELD_OUT))
+                results = asyncio.run(evaluate(model, held_out))
                 every = sum(int(r["correct"]) for r in results)
                 total = sum(int(r["utterances"]) for r in results)
                 run = {"config": config.name, "seed": seed, "training_seconds": round(seconds),

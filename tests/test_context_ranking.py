@@ -84,6 +84,18 @@ def test_other_messages_keep_the_classifier_reading(text, recent, ranking, form)
     assert intent == ranking[0][0]
 
 
+def test_a_word_the_previous_subject_names_is_not_another_subject():
+    # «numero» names the assistance's phone number too, but after the customer's own
+    # dispositive contact it is that contact's number
+    intent, _ = _read("quindi qual e il numero?", ["mio_recapito_dispositivo"],
+                      [("richiesta_operatore", 0.52), ("mio_recapito_dispositivo", 0.38)])
+    assert intent == "mio_recapito_dispositivo"
+    # a word only another subject names still keeps a sure enough reading
+    intent, _ = _read("e l'orario dell'assistenza?", ["mio_recapito_dispositivo"],
+                      [("richiesta_operatore", 0.52), ("mio_recapito_dispositivo", 0.38)])
+    assert intent == "richiesta_operatore"
+
+
 def test_a_weak_reading_gives_way_even_when_sure():
     intent, _ = _read("e quindi?", ["faq_documentazione_elettronica"],
                       [("ringraziamento", 0.95), ("faq_documentazione_elettronica", 0.05)])

@@ -407,6 +407,22 @@ def test_wanting_to_pay_now_is_the_payment(text, expected):
      "invia_richiesta_agenzia"),
     ("con cosa lo pago", "faq_pagamenti_cosa", "faq_metodi_pagamento"),
     ("cosa posso pagare online?", "faq_pagamenti_cosa", None),
+    ("richiesta alla mia agenzia per la AL10000001", "apri_richiesta_supporto",
+     "invia_richiesta_agenzia"),
+    ("vorrei aprire una richiesta di assistenza, la mia agenzia non risponde",
+     "apri_richiesta_supporto", None),
 ])
 def test_more_boundaries(text, source, expected):
     assert TOPICS.across_boundary(text, source) == expected
+
+
+def test_an_agency_request_read_just_under_the_threshold_is_not_asked_back():
+    message = Message(data={"text": "ciao devo mandare una richiesta alla mia agenzia per la "
+                                    "AL10000001", "metadata": {}})
+    message.set(INTENT, {"name": "invia_richiesta_agenzia", "confidence": 0.39})
+    message.set(INTENT_RANKING_KEY, [{"name": "invia_richiesta_agenzia", "confidence": 0.39},
+                                     {"name": "apri_richiesta_supporto", "confidence": 0.26},
+                                     {"name": "paga_rata", "confidence": 0.09}])
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == "invia_richiesta_agenzia"
+    assert message.get(INTENT)["confidence"] > 0.4

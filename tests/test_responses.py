@@ -213,3 +213,27 @@ def test_unknown_brand_gets_the_default_variation(domain):
     assert render(domain, "utter_faq_codice_verifica", None) == render(
         domain, "utter_faq_codice_verifica", "alleanza"
     )
+
+
+def test_button_payloads_render_to_intents_rasa_parses(domain):
+    """A payload with entities (``/intent{"slot":"value"}``) must be written with doubled
+    braces in the domain: single braces read as a slot placeholder, and every rendering
+    logged an interpolation error."""
+    from rasa.core.nlg.interpolator import interpolate_text
+
+    checked = 0
+    for name, variations in domain.responses.items():
+        for variation in variations:
+            for button in variation.get("buttons") or []:
+                payload = button["payload"]
+                if not payload.startswith("/"):
+                    continue
+                rendered = interpolate_text(payload, {})
+                intent, _, entities = rendered[1:].partition("{")
+                assert intent in domain.intents, (name, payload)
+                if entities:
+                    assert "{{" in payload, (name, payload)  # single: read as a slot
+                    assert isinstance(yaml.safe_load("{" + entities), dict), (name, rendered)
+                    assert "{{" not in rendered, (name, rendered)
+                checked += 1
+    assert checked > 10

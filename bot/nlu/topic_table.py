@@ -182,9 +182,13 @@ class Topics:
     def names_another_subject(self, words: str, besides: Collection[Topic]) -> bool:
         """Whether ``words`` name a subject other than those ``besides``: one of
         `other_subjects`, or a subject opened by questions (a refusal's words, «scadute»,
-        name none)."""
-        return bool(self.other_subjects.search(words)) or any(
-            t.names.search(words) for t in self.topics if t.opened_by and t not in besides)
+        name none). A word one of ``besides`` names too is theirs: «qual e il numero?» after
+        the dispositive contact names its number, not the assistance's phone number."""
+        if self.other_subjects.search(words):
+            return True
+        theirs = " ".join(w for w in words.split() if not any(t.names.search(w) for t in besides))
+        return any(t.names.search(theirs)
+                   for t in self.topics if t.opened_by and t not in besides)
 
     def same_subject(self, text: str, recent_intents: Sequence[str], form: str | None,
                      intent: str | None, confidence: float) -> str | None:

@@ -4,7 +4,8 @@ The sets under tests/conversations/ were written by people who did not write the
 (FORMAT.md). One stack serves the whole set: backend stub on its own SQLite file with a
 3-second OTP resend cooldown and no hourly cap (test settings, never production),
 WhatsApp replies through the fake Twilio API. ``CONVERSATION_SETS`` (comma-separated)
-picks the sets; per-flow figures go to results/whole_conversations/<set>.json.
+picks the sets, ``CONVERSATION_IDS`` the conversations; per-flow figures go to
+results/whole_conversations/<set>.json.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ SETS = [s for s in os.environ.get("CONVERSATION_SETS", "suite_a").split(",") if 
 # conversation's context: issue 11). They still count as failures in the figures.
 KNOWN_GAPS: dict[str, str] = yaml.safe_load(
     (Path(__file__).with_name("known_gaps.yml")).read_text(encoding="utf-8")) or {}
-CASES = [(name, c) for name in SETS for c in load_set(name)]
+# CONVERSATION_IDS (comma-separated parts of ids) plays only those: for one failure at a time.
+ONLY = [s for s in os.environ.get("CONVERSATION_IDS", "").split(",") if s]
+CASES = [(name, c) for name in SETS for c in load_set(name)
+         if not ONLY or any(part in c["id"] for part in ONLY)]
 RESULTS: dict[str, list[Outcome]] = defaultdict(list)
 
 
