@@ -16,8 +16,11 @@ dead) every new conversation waited minutes, even for a plain FAQ answer.
   in. ``ACTION_SESSION_START_REMOTE=1`` sends it to the action server again;
 * bounds every other call to ``ACTION_TIMEOUT_SECONDS`` (default 10: above the actions' own
   5 s backend time-out, so «non riesco a raggiungere i sistemi» still arrives first when the
-  backend hangs). A timed-out call fails as a refused connection does: Rasa logs it, the turn
-  goes on without the action's events and the customer gets the next prediction's answer;
+  backend hangs);
+* answers for the action server when it cannot: a call that times out, finds nobody
+  listening or fails with a server error gets that same apology (a form asks its question
+  again). Rasa's own endpoint raises there, Rasa drops the action's events and the customer
+  gets silence;
 * keeps one aiohttp session (keep-alive connections) per event loop instead of one per call.
 
 :func:`install` puts it in place of the agent's endpoint; bot/channels/ops.py calls it once
@@ -41,6 +44,9 @@ TIMEOUT_ENV = "ACTION_TIMEOUT_SECONDS"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 REMOTE_SESSION_START_ENV = "ACTION_SESSION_START_REMOTE"
 SESSION_START = "action_session_start"
+# What the customer reads when an action cannot run (domain/core.yml): the same words as
+# when the backend is down.
+UNAVAILABLE_RESPONSE = "utter_backend_non_disponibile"
 
 
 def timeout_seconds(env: Mapping[str, str] | None = None) -> float:
@@ -70,13 +76,33 @@ async def session_start_events(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"events": list(events), "responses": dispatcher.messages}
 
 
+def _action_of(body: Any) -> str:
+    return str(body.get("next_action") or "-") if isinstance(body, Mapping) else "-"
+
+
+def unavailable_answer(body: Any) -> dict[str, Any]:
+    """What Rasa gets instead of an error when the action server cannot answer: the apology
+    the actions give when the backend is down. A form's validation also leaves the requested
+    slot empty, as a refused answer does: the form asks it again (a rejected form would
+    drop the apology with the rest of its events, and the customer would get nothing)."""
+    events: list[dict[str, Any]] = []
+    if _action_of(body).startswith("validate_"):
+        slots = (body.get("tracker") or {}).get("slots") or {}
+        requested = slots.get("requested_slot")
+        if requested:
+            events.append({"event": "slot", "name": requested, "value": None})
+    return {"events": events, "responses": [{"response": UNAVAILABLE_RESPONSE}]}
+
+
 class BoundedActionEndpoint(EndpointConfig):
     """``EndpointConfig`` for the action server; see the module docstring."""
 
     def __init__(self, *args: Any, timeout: float | None = None,
-                 local_session_start: bool | None = None, **kwargs: Any) -> None:
+                 local_session_start: bool | None = None, apologise: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.timeout = timeout_seconds() if timeout is None else timeout
+        self.apologise = apologise
         if local_session_start is None:
             local_session_start = os.environ.get(REMOTE_SESSION_START_ENV, "") not in {
                 "1", "true", "yes"}
@@ -135,10 +161,13 @@ class BoundedActionEndpoint(EndpointConfig):
                 method, url, headers=headers, params=params, compress=compress,
                 ssl=ssl_context, timeout=aiohttp.ClientTimeout(total=self.timeout), **kwargs,
             ) as response:
-                if response.status >= 400:
+                if response.status == 400 or (response.status >= 400 and not self.apologise):
                     # Rasa's own error type: RemoteAction reads a form's rejection from it.
                     raise ClientResponseError(response.status, response.reason or "",
                                               await response.content.read())
+                if response.status >= 400:
+                    log.error("action server: HTTP %s (%s)", response.status, _action_of(body))
+                    return await self._instead(body)
                 try:
                     return await response.json()
                 except aiohttp.ContentTypeError:
@@ -148,9 +177,24 @@ class BoundedActionEndpoint(EndpointConfig):
 
             REGISTRY.inc("assistant_action_timeouts_total")
             log.error("action server: no answer within %g s (%s)", self.timeout,
-                      (body or {}).get("next_action", "-") if isinstance(body, Mapping) else "-")
+                      _action_of(body))
+            if self.apologise:
+                return await self._instead(body)
             # What Rasa's RemoteAction handles as an unreachable action server.
             raise aiohttp.ServerTimeoutError(f"no answer within {self.timeout:g} s") from exc
+        except aiohttp.ClientConnectionError as exc:
+            log.error("action server: unreachable, %s (%s)", type(exc).__name__,
+                      _action_of(body))
+            if self.apologise:
+                return await self._instead(body)
+            raise
+
+    @staticmethod
+    async def _instead(body: Any) -> dict[str, Any]:
+        """The answer in place of the action server's: a session starts in process anyway."""
+        if _action_of(body) == SESSION_START:
+            return await session_start_events(body)
+        return unavailable_answer(body)
 
     async def close(self) -> None:
         for session in self._sessions.values():

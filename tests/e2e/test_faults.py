@@ -47,7 +47,7 @@ def action_server_pid(stack) -> int:
 
 
 def test_faq_answers_within_3_s_while_the_action_server_hangs(tmp_path):
-    with running_stack(tmp_path) as stack:
+    with running_stack(tmp_path, extra_env={"ACTION_TIMEOUT_SECONDS": "4"}) as stack:
         ready = requests.get(f"{stack.url}/webhooks/ops/ready", timeout=10)
         assert ready.status_code == 200, ready.text
         pid = action_server_pid(stack)
@@ -61,6 +61,10 @@ def test_faq_answers_within_3_s_while_the_action_server_hangs(tmp_path):
                 assert reply.status_code == 200 and reply.json(), reply.text
                 assert seconds < 3, f"{text!r} took {seconds:.1f} s"
                 assert "Traceback" not in reply.text
+            # what needs the action server says why it cannot, after the time-out
+            seconds, reply = post(stack.url, sender, "fammi vedere le mie polizze")
+            assert "non riesco a raggiungere i sistemi" in reply.text, reply.text
+            assert seconds < 4 + 3, f"{seconds:.1f} s"
             ready = requests.get(f"{stack.url}/webhooks/ops/ready", timeout=10)
             assert ready.status_code == 503
             assert ready.json()["checks"]["action_server"].startswith("failed")

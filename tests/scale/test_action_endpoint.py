@@ -11,9 +11,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.actions.forms import FormAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
-from rasa.shared.core.events import SessionStarted, SlotSet
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
@@ -48,18 +56,58 @@ def hung_server():
     sock.close()
 
 
-def test_a_hung_action_server_costs_the_time_out_not_five_minutes(domain, hung_server):
+def _texts(events):
+    return [e.text for e in events if isinstance(e, BotUttered)]
+
+
+APOLOGY = "non riesco a raggiungere i sistemi"
+
+
+def test_a_hung_action_server_costs_the_time_out_and_the_customer_hears_why(domain, hung_server):
     endpoint = BoundedActionEndpoint(url=hung_server, timeout=0.5)
     started = time.monotonic()
-    with pytest.raises(RasaException):
-        run_action("action_mostra_polizze", endpoint, domain)
+    events = run_action("action_mostra_polizze", endpoint, domain)
     assert time.monotonic() - started < 3
-
-
-def test_session_start_remote_when_asked(domain, hung_server):
-    endpoint = BoundedActionEndpoint(url=hung_server, timeout=0.3, local_session_start=False)
+    assert any(APOLOGY in text for text in _texts(events))
+    silent = BoundedActionEndpoint(url=hung_server, timeout=0.3, apologise=False)
     with pytest.raises(RasaException):
-        run_action("action_session_start", endpoint, domain)
+        run_action("action_mostra_polizze", silent, domain)
+
+
+def test_nobody_listening_gets_the_apology_too(domain):
+    endpoint = BoundedActionEndpoint(url="http://127.0.0.1:9/webhook", timeout=1)
+    assert any(APOLOGY in text for text in _texts(
+        run_action("action_mostra_polizze", endpoint, domain)))
+
+
+def test_session_start_remote_when_asked_starts_in_process_when_nobody_answers(domain,
+                                                                                hung_server):
+    endpoint = BoundedActionEndpoint(url=hung_server, timeout=0.3, local_session_start=False)
+    events = run_action("action_session_start", endpoint, domain,
+                        {"session_started_metadata": {"brand": "cavita"}})
+    assert isinstance(events[0], SessionStarted)
+
+
+def test_a_form_whose_validation_gets_no_answer_says_so_and_asks_again(domain, hung_server):
+    """Through Rasa's own FormAction: the requested slot stays empty, the form is not
+    rejected (a rejection dropped the apology: the customer got nothing)."""
+    endpoint = BoundedActionEndpoint(url=hung_server, timeout=0.3)
+    tracker = DialogueStateTracker.from_events("rest:t2", [
+        ActionExecuted("action_listen"),
+        UserUttered("voglio inviare una richiesta", {"name": "invia_richiesta_agenzia"}),
+        ActionExecuted("service_request_form"),
+        ActiveLoop("service_request_form"),
+        SlotSet("requested_slot", "sr_kind"),
+        ActionExecuted("action_listen"),
+        UserUttered("riscatto totale", {"name": "faq_riscatto"}),
+    ], slots=domain.slots)
+    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    events = asyncio.run(FormAction("service_request_form", endpoint).run(
+        CollectingOutputChannel(), nlg, tracker, domain))
+    texts = _texts(events)
+    assert APOLOGY in texts[0]
+    assert any("Che richiesta" in text for text in texts[1:]), texts
+    assert SlotSet("requested_slot", "sr_kind") in events
 
 
 class _Rejecting(BaseHTTPRequestHandler):
@@ -67,6 +115,8 @@ class _Rejecting(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers["Content-Length"]))
         if self.path.endswith("/reject"):
             body, status = {"error": "action_rejected", "action_name": "action_x"}, 400
+        elif self.path.endswith("/broken"):
+            body, status = {"error": "internal_error"}, 500
         else:
             body, status = {"events": [{"event": "slot", "name": "brand", "value": "cavita"}],
                             "responses": [{"text": "fatto"}]}, 200
@@ -99,6 +149,9 @@ def test_answers_and_rejections_reach_rasa_as_with_its_own_endpoint(domain, acti
     rejecting = BoundedActionEndpoint(url=f"{action_server}/reject", timeout=2)
     with pytest.raises(ActionExecutionRejection):
         run_action("action_mostra_polizze", rejecting, domain)
+    broken = BoundedActionEndpoint(url=f"{action_server}/broken", timeout=2)
+    assert any(APOLOGY in text for text in _texts(
+        run_action("action_mostra_polizze", broken, domain)))
 
 
 def test_install_replaces_the_agents_and_processors_endpoint():
