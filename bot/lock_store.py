@@ -9,6 +9,13 @@ checked in Redis takes a lock of this process instead (Rasa's in-memory lock sto
 on; a warning is logged once per outage and ``assistant_lock_fallbacks_total`` counts
 them (bot/ops_metrics.py). Once Redis answers again, turns use it again.
 
+A turn waiting for the lock keeps its ticket alive (:class:`PatientWaiting`). Rasa lets
+the waiter's ticket expire like the holder's: when a replica died holding a conversation's
+lock, the turn sent again to another replica had taken its ticket a moment after the dead
+one, both expired within the same second, and unless a poll fell in between, the waiter
+found no ticket at all, read it as "someone else is served" and waited for ever (HAProxy
+answered 504 after 60 s: tests/e2e/test_scale_out.py failed 2 runs in 3).
+
 What that gives up, during the outage only: two replicas may handle two messages of one
 conversation at the same moment (a person typing on one channel waits for the answers, so
 this needs two fast messages landing on two replicas). The tracker store keeps every event
@@ -17,11 +24,13 @@ either way (bot/tracker_store.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncGenerator
 
-from rasa.core.lock import TicketLock
+from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
@@ -45,14 +54,69 @@ def _is_outage(error: BaseException) -> bool:
     return False
 
 
-class ResilientRedisLockStore(RedisLockStore):
+class PatientWaiting:
+    """A lock store mix-in: the waiting turn renews its ticket while it waits (docstring
+    of the module); the holder's ticket still expires, which frees a dead replica's lock."""
+
+    async def wait_for_turn(self, conversation_id: str, ticket: int, lifetime: float,
+                            wait_time_in_seconds: float) -> TicketLock:
+        while True:
+            lock = self.get_lock(conversation_id)  # type: ignore[attr-defined]
+            if lock is None:
+                raise LockError(f"Could not acquire lock for conversation_id "
+                                f"'{conversation_id}'.")
+            if not lock.is_locked(ticket):
+                return lock
+            # written back only when half its life is gone: each write may undo a
+            # concurrent one (Rasa's stores read and write the whole lock)
+            if renew(lock, ticket, lifetime):
+                self.save_lock(lock)  # type: ignore[attr-defined]
+                if not lock.is_locked(ticket):
+                    return lock
+            await asyncio.sleep(wait_time_in_seconds)
+
+
+def renew(lock: TicketLock, number: int, lifetime: float) -> bool:
+    """``number``'s ticket valid for ``lifetime`` from now, put back in its place in the
+    queue if it had expired (the queue is in ticket order). False when it still had more
+    than half its lifetime, and nothing changed."""
+    lock.remove_expired_tickets()
+    now = time.time()
+    for ticket in lock.tickets:
+        if ticket.number == number:
+            if ticket.expires - now > lifetime / 2:
+                return False
+            ticket.expires = now + lifetime
+            return True
+    expires = now + lifetime
+    queue = sorted([*lock.tickets, Ticket(number, expires)], key=lambda t: t.number)
+    lock.tickets.clear()
+    lock.tickets.extend(queue)
+    return True
+
+
+class PatientInMemoryLockStore(PatientWaiting, InMemoryLockStore):
+    """Rasa's in-memory lock store whose waiting turns keep their tickets."""
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
+                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        try:
+            yield await self.wait_for_turn(conversation_id, ticket, lock_lifetime,
+                                           wait_time_in_seconds)
+        finally:
+            self.cleanup(conversation_id, ticket)
+
+
+class ResilientRedisLockStore(PatientWaiting, RedisLockStore):
     """Rasa's ``RedisLockStore``; a process-local lock while Redis is away (docstring)."""
 
     def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
         if endpoint_config is not None:
             kwargs = {"host": endpoint_config.url, **endpoint_config.kwargs, **kwargs}
         super().__init__(**kwargs)
-        self._local = InMemoryLockStore()
+        self._local = PatientInMemoryLockStore()
         self._redis_away = False
         # Tickets whose release failed while Redis was away: released as soon as it is back,
         # or the next turn of those conversations would wait for the ticket's lifetime.
@@ -85,7 +149,8 @@ class ResilientRedisLockStore(RedisLockStore):
             if self._unreleased:
                 self._release_unreleased()
             ticket = self.issue_ticket(conversation_id, lock_lifetime)
-            acquired = await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+            acquired = await self.wait_for_turn(conversation_id, ticket, lock_lifetime,
+                                                wait_time_in_seconds)
         except Exception as error:
             if not _is_outage(error):
                 raise
