@@ -113,3 +113,14 @@ def test_after_a_code_that_cannot_be_sent_the_follow_up_is_about_the_contact(tex
     message.data["metadata"]["context"]["last_answers"] = ["utter_no_dispositive_mobile"]
     RESOLVER.process([message])
     assert message.get(INTENT)["name"] == expected
+
+
+def test_the_previous_question_beats_a_family_neighbour_whose_subject_is_not_named():
+    # codici_recapiti holds both the change of address and the code: «quanto tempo» alone
+    # asks about the change just explained
+    ranking = [("faq_codice_verifica", 0.45), ("faq_modifica_indirizzo", 0.09),
+               ("le_mie_polizze", 0.05)]
+    intent, _ = _read("quanto tempo ci vuole?", ["faq_modifica_indirizzo"], ranking)
+    assert intent == "faq_modifica_indirizzo"
+    intent, _ = _read("e quanto dura il codice?", ["faq_modifica_indirizzo"], ranking)
+    assert intent == "faq_codice_verifica"

@@ -426,3 +426,19 @@ def test_an_agency_request_read_just_under_the_threshold_is_not_asked_back():
     FollowUpResolver(TOPICS).process([message])
     assert message.get(INTENT)["name"] == "invia_richiesta_agenzia"
     assert message.get(INTENT)["confidence"] > 0.4
+
+
+def test_after_an_extra_payment_how_to_pay_it_is_the_means_of_payment():
+    found = TOPICS.follow_up("e come lo pago?", ["faq_versamento_aggiuntivo"])
+    assert found is not None and found[1] == "faq_metodi_pagamento"
+
+
+def test_where_the_code_arrives_is_served_by_either_code_answer():
+    message = Message(data={"text": "e il codice dove arriva?", "metadata": {}})
+    message.set(INTENT, {"name": "faq_codice_verifica", "confidence": 0.40})
+    message.set(INTENT_RANKING_KEY, [{"name": "faq_codice_verifica", "confidence": 0.40},
+                                     {"name": "faq_codice_non_ricevuto", "confidence": 0.38},
+                                     {"name": "ringraziamento", "confidence": 0.03}])
+    FollowUpResolver(TOPICS).process([message])
+    assert message.get(INTENT)["name"] == "faq_codice_verifica"
+    assert message.get(INTENT)["confidence"] > 0.4

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Sequence
 
 import yaml
 
@@ -69,24 +69,30 @@ class ContextRanking:
             if family else frozenset()
 
     def choose(self, words: str, ranking: Sequence[Mapping[str, Any]],
-               family: frozenset[str], weak_readings: frozenset[str]) -> str | None:
+               family: frozenset[str], weak_readings: frozenset[str],
+               previous: str | None = None,
+               names: Callable[[str, str], bool | None] = lambda intent, words: None,
+               ) -> str | None:
         """The in-family reading for an unsure dependent message, or None.
 
         ``words``: the plain text, already known to be dependent; ``family``: the intents
-        of the previous question's family."""
+        of the previous question's family. A family is a whole domain file: another of its
+        intents beats the previous question only when the message names its subject
+        (``names``) or the previous question is not in the ranking at all: «quanto tempo
+        ci vuole?» after the change of address is that change, not the code's validity."""
         if not words or len(words.split()) > self.max_words or not ranking:
             return None
         top = ranking[0]
         top_name, top_confidence = str(top.get("name") or ""), float(top.get("confidence") or 0)
         if top_name not in weak_readings and top_confidence >= self.trust_above:
             return None
-        for entry in ranking:
-            name, confidence = str(entry.get("name") or ""), float(entry.get("confidence") or 0)
-            if confidence < self.floor:
-                break
-            if name in family:
-                return name
-        return None
+        plausible = [str(e.get("name") or "") for e in ranking
+                     if float(e.get("confidence") or 0) >= self.floor]
+        chosen = next((name for name in plausible if name in family), None)
+        if (chosen is not None and previous is not None and chosen != previous
+                and previous in plausible and names(chosen, words) is False):
+            return previous
+        return chosen
 
 
 def in_context(ranker: ContextRanking, topics: Topics, text: str, recent: Sequence[str],
@@ -107,7 +113,8 @@ def in_context(ranker: ContextRanking, topics: Topics, text: str, recent: Sequen
     if (topics.names_another_subject(words, own)
             and float(reading.get("confidence") or 0.0) >= ranker.names_other_above):
         return None
-    return ranker.choose(words, ranking_of(reading, ranking), family, topics.weak_readings)
+    return ranker.choose(words, ranking_of(reading, ranking), family, topics.weak_readings,
+                         previous, topics.names_subject_of)
 
 
 def ranking_of(reading: Mapping[str, Any], ranking: Sequence[Mapping[str, Any]]

@@ -179,6 +179,14 @@ class Topics:
         """The newest intent that asked something (small talk carries the subject over)."""
         return next((i for i in recent_intents if i and i not in self.carry_over), None)
 
+    def names_subject_of(self, intent: str, words: str) -> bool | None:
+        """Whether ``words`` name a subject that ``intent`` answers (opens); None when it
+        opens none (nothing to tell)."""
+        opened = [t for t in self.topics if intent in t.opened_by]
+        if not opened:
+            return None
+        return any(t.names.search(words) for t in opened)
+
     def names_another_subject(self, words: str, besides: Collection[Topic]) -> bool:
         """Whether ``words`` name a subject other than those ``besides``: one of
         `other_subjects`, or a subject opened by questions (a refusal's words, «scadute»,
