@@ -80,7 +80,7 @@ def wait_balanced(url: str, seconds: float = 60) -> None:
     raise TimeoutError(f"HAProxy only reached {seen}")
 
 
-@pytest.mark.replica_kill  # intermittent: see pyproject.toml and docs/performance.md
+@pytest.mark.replica_kill
 @pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy not installed (make setup)")
 @pytest.mark.skipif(not (postgres_answers() and redis_answers()),
                     reason="PostgreSQL 127.0.0.1:5432 and Redis 127.0.0.1:6379 needed")
