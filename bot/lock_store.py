@@ -56,15 +56,19 @@ def _is_outage(error: BaseException) -> bool:
 
 class PatientWaiting:
     """A lock store mix-in: the waiting turn renews its ticket while it waits (docstring
-    of the module); the holder's ticket still expires, which frees a dead replica's lock."""
+    of the module); the holder's ticket still expires, which frees a dead replica's lock.
+    It replaces ``_acquire_lock``, the wait Rasa's own ``lock()`` runs."""
 
-    async def wait_for_turn(self, conversation_id: str, ticket: int, lifetime: float,
+    async def _acquire_lock(self, conversation_id: str, ticket: int,
                             wait_time_in_seconds: float) -> TicketLock:
+        lifetime: float | None = None
         while True:
             lock = self.get_lock(conversation_id)  # type: ignore[attr-defined]
             if lock is None:
                 raise LockError(f"Could not acquire lock for conversation_id "
                                 f"'{conversation_id}'.")
+            if lifetime is None:  # the ticket was just issued: its lifetime is what is left
+                lifetime = life_left(lock, ticket)
             if not lock.is_locked(ticket):
                 return lock
             # written back only when half its life is gone: each write may undo a
@@ -74,6 +78,13 @@ class PatientWaiting:
                 if not lock.is_locked(ticket):
                     return lock
             await asyncio.sleep(wait_time_in_seconds)
+
+
+def life_left(lock: TicketLock, number: int) -> float:
+    """Seconds ``number``'s ticket has left (Rasa's lifetime if it is already gone)."""
+    ticket = next((t for t in lock.tickets if t.number == number), None)
+    left = ticket.expires - time.time() if ticket is not None else 0.0
+    return left if left > 0 else float(LOCK_LIFETIME)
 
 
 def renew(lock: TicketLock, number: int, lifetime: float) -> bool:
@@ -97,16 +108,6 @@ def renew(lock: TicketLock, number: int, lifetime: float) -> bool:
 
 class PatientInMemoryLockStore(PatientWaiting, InMemoryLockStore):
     """Rasa's in-memory lock store whose waiting turns keep their tickets."""
-
-    @asynccontextmanager
-    async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
-                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
-        ticket = self.issue_ticket(conversation_id, lock_lifetime)
-        try:
-            yield await self.wait_for_turn(conversation_id, ticket, lock_lifetime,
-                                           wait_time_in_seconds)
-        finally:
-            self.cleanup(conversation_id, ticket)
 
 
 class ResilientRedisLockStore(PatientWaiting, RedisLockStore):
@@ -149,8 +150,7 @@ class ResilientRedisLockStore(PatientWaiting, RedisLockStore):
             if self._unreleased:
                 self._release_unreleased()
             ticket = self.issue_ticket(conversation_id, lock_lifetime)
-            acquired = await self.wait_for_turn(conversation_id, ticket, lock_lifetime,
-                                                wait_time_in_seconds)
+            acquired = await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
         except Exception as error:
             if not _is_outage(error):
                 raise

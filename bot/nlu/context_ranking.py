@@ -69,10 +69,8 @@ class ContextRanking:
             if family else frozenset()
 
     def choose(self, words: str, ranking: Sequence[Mapping[str, Any]],
-               family: frozenset[str], weak_readings: frozenset[str],
-               previous: str | None = None,
-               names: Callable[[str, str], bool | None] = lambda intent, words: None,
-               ) -> str | None:
+               family: frozenset[str], weak_readings: frozenset[str], previous: str,
+               names: Callable[[str, str], bool | None]) -> str | None:
         """The in-family reading for an unsure dependent message, or None.
 
         ``words``: the plain text, already known to be dependent; ``family``: the intents
@@ -89,7 +87,7 @@ class ContextRanking:
         plausible = [str(e.get("name") or "") for e in ranking
                      if float(e.get("confidence") or 0) >= self.floor]
         chosen = next((name for name in plausible if name in family), None)
-        if (chosen is not None and previous is not None and chosen != previous
+        if (chosen is not None and chosen != previous
                 and previous in plausible and names(chosen, words) is False):
             return previous
         return chosen
