@@ -47,6 +47,11 @@ SESSION_START = "action_session_start"
 # What the customer reads when an action cannot run (domain/core.yml): the same words as
 # when the backend is down.
 UNAVAILABLE_RESPONSE = "utter_backend_non_disponibile"
+# An idle pooled connection is dropped before the action server (Sanic) closes it after
+# 5 s: with 30 s, a turn a few seconds after the last one could be sent on a connection the
+# server was closing, got «connection reset» and the form's validation was lost (seen in
+# suite A as a support form answering its e-mail with the apology).
+KEEPALIVE_SECONDS = 4.0
 
 
 def timeout_seconds(env: Mapping[str, str] | None = None) -> float:
@@ -129,7 +134,8 @@ class BoundedActionEndpoint(EndpointConfig):
             session = aiohttp.ClientSession(
                 headers=self.headers, auth=auth,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
-                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+                connector=aiohttp.TCPConnector(limit=100,
+                                               keepalive_timeout=KEEPALIVE_SECONDS),
             )
             self._sessions[id(loop)] = session
         return session

@@ -178,3 +178,20 @@ def test_timeout_setting(raw, expected):
 def test_bad_timeout_is_refused(raw):
     with pytest.raises(ValueError):
         timeout_seconds({"ACTION_TIMEOUT_SECONDS": raw})
+
+
+def test_idle_connections_are_dropped_before_the_action_server_closes_them():
+    from sanic.config import DEFAULT_CONFIG
+
+    from bot.action_endpoint import KEEPALIVE_SECONDS
+
+    assert KEEPALIVE_SECONDS < DEFAULT_CONFIG["KEEP_ALIVE_TIMEOUT"]
+
+    async def pooled_keepalive() -> float:
+        endpoint = BoundedActionEndpoint(url="http://127.0.0.1:9/webhook", timeout=1)
+        try:
+            return endpoint._pooled_session().connector._keepalive_timeout
+        finally:
+            await endpoint.close()
+
+    assert asyncio.run(pooled_keepalive()) == KEEPALIVE_SECONDS
